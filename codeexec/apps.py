@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CodeexecConfig(AppConfig):
+    name = "codeexec"
+    verbose_name = "Code execution"

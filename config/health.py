@@ -1,0 +1,160 @@
+"""Liveness and readiness: ``GET /health`` (reference body) and ``GET /api/health`` (details).
+
+Each required part is probed for real: a query on the database, a message through the
+channel layer, a file written to and read back from storage. Any failure makes both
+routes answer 503.
+"""
+
+from __future__ import annotations
+
+import resource
+import secrets
+import time
+from collections.abc import Callable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+def _check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"backend": connection.vendor}
+
+
+def _check_channel_layer() -> dict:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("no channel layer configured")
+
+    async def roundtrip() -> None:
+        channel = await layer.new_channel("health.")
+        await layer.send(channel, {"type": "health.ping"})
+        message = await layer.receive(channel)
+        if message.get("type") != "health.ping":
+            raise RuntimeError("channel layer returned the wrong message")
+
+    async_to_sync(roundtrip)()
+    return {"backend": type(layer).__name__}
+
+
+def _check_storage() -> dict:
+    name = default_storage.save(f"health/{secrets.token_hex(8)}.txt", ContentFile(b"ok"))
+    try:
+        with default_storage.open(name, "rb") as handle:
+            if handle.read() != b"ok":
+                raise RuntimeError("storage returned different bytes")
+    finally:
+        default_storage.delete(name)
+    return {"backend": type(default_storage._wrapped).__name__}
+
+
+def _process_memory() -> dict:
+    rss_kb = 0
+    try:
+        with open("/proc/self/status") as status_file:
+            for line in status_file:
+                if line.startswith("VmRSS:"):
+                    rss_kb = int(line.split()[1])
+    except OSError:
+        pass
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"ok": True, "rss_mb": round(rss_kb / 1024, 1), "peak_rss_mb": round(peak_kb / 1024, 1)}
+
+
+def _sandbox_status() -> dict:
+    """Filled in by the sandbox (codeexec) once it exists; not yet a required part."""
+    return {"ok": True, "required": False, "status": "not_configured"}
+
+
+REQUIRED_CHECKS: dict[str, Callable[[], dict]] = {
+    "database": _check_database,
+    "channel_layer": _check_channel_layer,
+    "storage": _check_storage,
+}
+
+
+def run_checks() -> tuple[bool, dict]:
+    results: dict[str, dict] = {}
+    healthy = True
+    for name, check in REQUIRED_CHECKS.items():
+        started = time.perf_counter()
+        try:
+            detail = {"ok": True, **check()}
+        except Exception as error:  # a health probe reports failures, it does not raise them
+            healthy = False
+            detail = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
+        detail["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        results[name] = detail
+    results["sandbox"] = _sandbox_status()
+    results["memory"] = _process_memory()
+    return healthy, results
+
+
+class HealthApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: inline_serializer("Health", {"message": serializers.CharField()})}, tags=["system"]
+    )
+    def get(self, request: Request) -> Response:
+        healthy, results = run_checks()
+        if healthy:
+            return Response({"message": "API is healthy and running"})
+        failed = ", ".join(name for name, detail in results.items() if not detail.get("ok"))
+        return Response({"detail": f"Unhealthy: {failed}.", "code": "unhealthy"}, status=503)
+
+
+class HealthDetailApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "HealthDetail",
+                {"status": serializers.CharField(), "checks": serializers.DictField(), "version": serializers.CharField()},
+            )
+        },
+        tags=["system"],
+    )
+    def get(self, request: Request) -> Response:
+        healthy, results = run_checks()
+        body = {"status": "ok" if healthy else "down", "checks": results, "version": settings.SPECTACULAR_SETTINGS["VERSION"]}
+        return Response(body, status=200 if healthy else 503)
+
+
+class RootApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: serializers.DictField()}, tags=["system"])
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "title": "AI data-analyst backend",
+                "message": "Upload data, ask questions in plain language, get executed analyses back.",
+                "description": "Planner and specialist agents write pandas, statsmodels, scikit-learn and "
+                "Plotly code, run it in a sandbox and answer with text, tables and charts.",
+                "colors": {"primary": "#007bff", "secondary": "#6c757d", "success": "#28a745", "danger": "#dc3545"},
+                "features": [
+                    "CSV, Excel, JSON and Parquet datasets",
+                    "Planner with preprocessing, statistics, machine-learning and visualisation agents",
+                    "Sandboxed code execution with time and memory limits",
+                    "Deep analysis reports",
+                    "Usage and cost analytics",
+                ],
+            }
+        )

@@ -1,0 +1,19 @@
+"""Hermetic, fast settings for the test suite: temporary storage, no network, offline LM."""
+
+import os
+import tempfile
+from pathlib import Path
+
+# Before the base settings import: they create DATA_DIR (secret key, SQLite, static).
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="analyst-test-data-")
+os.environ.pop("MEDIA_ROOT", None)
+
+from config.settings import *  # noqa: E402, F403
+
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="analyst-test-media-"))
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MODEL_PROVIDER = ""
+MODEL_NAME = ""
+PROVIDER_API_KEYS = {name: "" for name in PROVIDER_API_KEYS}  # noqa: F405
+ALLOW_ANONYMOUS = True
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

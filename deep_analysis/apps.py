@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DeepAnalysisConfig(AppConfig):
+    name = "deep_analysis"
+    verbose_name = "Deep analysis"

@@ -1,0 +1,441 @@
+"""Turn an uploaded file into an Arrow table, or say in one sentence why it cannot be.
+
+Formats are recognised by content, not by the file name the client claims: Parquet by
+its magic bytes, Excel by the ZIP (xlsx/ods) or OLE2 (legacy xls) signature, JSON by its
+first character, everything else is treated as delimited text. Every refusal raises
+:class:`DatasetFormatError` (a 400 with a message a person can act on).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+from charset_normalizer import from_bytes
+
+from config.errors import ApplicationError
+
+SAMPLE_BYTES = 1 << 20
+SNIFF_CHARS = 64 * 1024
+DELIMITERS = ",;\t|:"
+# An xlsx is a ZIP: refuse archives that would inflate past this, or by more than this ratio.
+MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024
+MAX_ZIP_RATIO = 200
+
+PARQUET_MAGIC = b"PAR1"
+ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class DatasetFormatError(ApplicationError):
+    code = "invalid_dataset"
+
+
+@dataclass(frozen=True)
+class ParsedTable:
+    name: str  # sheet name for Excel, else the file's own name
+    table: pa.Table
+
+
+def detect_format(path: Path) -> str:
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if not head:
+        raise DatasetFormatError("The file is empty.", code="empty_file")
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    if head.startswith(ZIP_MAGIC) or head.startswith(OLE2_MAGIC):
+        return "excel"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped[:1] in (b"[", b"{"):
+        return "json"
+    return "csv"
+
+
+# --- column names ----------------------------------------------------------------------
+
+
+def unique_column_names(raw_names: list[object]) -> list[str]:
+    """Strip names, name blank columns ``column_<n>``, suffix duplicates ``_2``, ``_3``…"""
+    names: list[str] = []
+    taken: set[str] = set()
+    for index, raw in enumerate(raw_names):
+        base = "" if raw is None else str(raw).strip()
+        if not base or base.lower() == "nan":
+            base = f"column_{index + 1}"
+        name, counter = base, 2
+        while name in taken:
+            name = f"{base}_{counter}"
+            counter += 1
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _select_columns(names: list[str], wanted: list[str] | None) -> list[str] | None:
+    if not wanted:
+        return None
+    wanted = [w.strip() for w in wanted if w and w.strip()]
+    if not wanted:
+        return None
+    missing = [w for w in wanted if w not in names]
+    if missing:
+        raise DatasetFormatError(
+            f"Columns not in the file: {', '.join(missing)}. Available: {', '.join(names)}.",
+            code="unknown_columns",
+        )
+    return list(dict.fromkeys(wanted))
+
+
+# --- delimited text --------------------------------------------------------------------
+
+
+def _check_is_text(sample: bytes) -> None:
+    if not sample.strip():
+        raise DatasetFormatError("The file is empty.", code="empty_file")
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return
+    window = sample[:8192]
+    if b"\x00" in window:
+        raise DatasetFormatError(
+            "The file is binary, not text: upload CSV, Excel (.xlsx/.xls), JSON or Parquet.", code="not_text"
+        )
+    control = sum(1 for byte in window if byte < 9 or 13 < byte < 32)
+    if control > len(window) * 0.05:
+        raise DatasetFormatError(
+            "The file is binary, not text: upload CSV, Excel (.xlsx/.xls), JSON or Parquet.", code="not_text"
+        )
+
+
+def detect_encoding(sample: bytes) -> str:
+    """A Python codec name that decodes ``sample``; UTF-8 preferred when it fits."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        # final=False: a multi-byte character cut at the sample's end is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(sample[:256 * 1024]).best()
+    if best is not None and best.encoding:
+        return best.encoding
+    return "cp1252"
+
+
+_HTML_START = re.compile(r"^\s*(<!doctype\s+html|<html|<head|<body|<\?xml)", re.IGNORECASE)
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = text[:SNIFF_CHARS].splitlines()[:50]
+    probe = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(probe, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        pass
+    first = lines[0] if lines else ""
+    counts = {delimiter: first.count(delimiter) for delimiter in DELIMITERS}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _decoded_sample(sample: bytes, encoding: str, *, complete: bool) -> str:
+    text = sample.decode(encoding, errors="replace")
+    if not complete and "\n" in text:
+        text = text[: text.rindex("\n") + 1]
+    return text.lstrip("\ufeff")
+
+
+@dataclass
+class _CsvLayout:
+    encoding: str
+    delimiter: str
+    names: list[str]
+
+
+def _csv_layout(sample: bytes, *, complete: bool) -> _CsvLayout:
+    _check_is_text(sample)
+    encoding = detect_encoding(sample)
+    text = _decoded_sample(sample, encoding, complete=complete)
+    if _HTML_START.match(text):
+        raise DatasetFormatError(
+            "This is an HTML (or XML) page, not a CSV. If you downloaded it, save the raw data instead.",
+            code="html_not_csv",
+        )
+    delimiter = _sniff_delimiter(text)
+    try:
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except (StopIteration, csv.Error):
+        raise DatasetFormatError("The CSV has no header row.", code="no_header") from None
+    return _CsvLayout(encoding=encoding, delimiter=delimiter, names=unique_column_names(header))
+
+
+_COLUMN_ERROR = re.compile(r"In CSV column #(\d+): .*?CSV conversion error to (\w+)")
+
+
+def _read_csv_source(source, layout: _CsvLayout, include: list[str] | None) -> pa.Table:
+    """Parse with pyarrow, widening any column whose type guess a later block contradicts."""
+    column_types: dict[str, pa.DataType] = {}
+    newlines_in_values = False
+    encoding = layout.encoding
+    bad_rows: list[str] = []
+
+    def on_invalid_row(row) -> str:
+        bad_rows.append(
+            f"row {row.number if row.number is not None else '?'} has {row.actual_columns} fields "
+            f"where the header has {row.expected_columns}"
+        )
+        return "error"
+
+    for _ in range(len(layout.names) + 3):
+        bad_rows.clear()
+        if hasattr(source, "seek"):
+            source.seek(0)
+        try:
+            return pacsv.read_csv(
+                source,
+                read_options=pacsv.ReadOptions(
+                    encoding="utf8" if encoding.replace("-", "").lower() in ("utf8", "utf8sig") else encoding,
+                    column_names=layout.names,
+                    skip_rows=1,
+                    block_size=1 << 22,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=layout.delimiter,
+                    newlines_in_values=newlines_in_values,
+                    invalid_row_handler=on_invalid_row,
+                ),
+                convert_options=pacsv.ConvertOptions(include_columns=include, column_types=column_types),
+            )
+        except pa.ArrowInvalid as error:
+            message = str(error)
+            if bad_rows and not newlines_in_values:
+                # A quoted value spanning lines looks like a short row to the fast parser.
+                newlines_in_values = True
+                continue
+            if bad_rows:
+                raise DatasetFormatError(
+                    f"Ragged CSV: {bad_rows[0]}. Every row needs the same number of fields as the header.",
+                    code="ragged_rows",
+                ) from None
+            if "invalid UTF8" in message and encoding.startswith("utf"):
+                encoding = "cp1252"
+                continue
+            match = _COLUMN_ERROR.search(message)
+            if match:
+                name = layout.names[int(match.group(1))]
+                was_int = match.group(2).startswith(("int", "uint"))
+                column_types[name] = pa.float64() if was_int and name not in column_types else pa.string()
+                continue
+            raise DatasetFormatError(f"Could not parse the CSV: {message.splitlines()[0]}", code="bad_csv") from None
+    raise DatasetFormatError("Could not settle the column types of this CSV.", code="bad_csv")
+
+
+def read_csv(path: Path, *, columns: list[str] | None = None) -> pa.Table:
+    with open(path, "rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    complete = len(sample) < SAMPLE_BYTES
+    layout = _csv_layout(sample, complete=complete)
+    include = _select_columns(layout.names, columns)
+    table = _read_csv_source(str(path), layout, include)
+    if table.num_rows == 0:
+        raise DatasetFormatError("The CSV has a header but no data rows.", code="no_rows")
+    return table
+
+
+def preview_csv(path: Path, *, max_rows: int = 10) -> pa.Table:
+    """The first rows only, parsed from the first megabyte (the rest is never read)."""
+    with open(path, "rb") as handle:
+        sample = handle.read(SAMPLE_BYTES)
+    complete = len(sample) < SAMPLE_BYTES
+    layout = _csv_layout(sample, complete=complete)
+    text = _decoded_sample(sample, layout.encoding, complete=complete)
+    # Parse only whole lines; keep a few spare lines in case the last ones are cut.
+    lines = text.splitlines(keepends=True)[: max_rows * 20 + 1]
+    layout.encoding = "utf-8"
+    table = _read_csv_source(io.BytesIO("".join(lines).encode()), layout, None)
+    return table.slice(0, max_rows)
+
+
+# --- Excel -----------------------------------------------------------------------------
+
+
+def _check_zip_is_safe(path: Path) -> None:
+    with open(path, "rb") as handle:
+        if not handle.read(4).startswith(ZIP_MAGIC):
+            return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile:
+        raise DatasetFormatError("The Excel file is damaged (not a valid .xlsx archive).", code="bad_excel") from None
+    unzipped = sum(info.file_size for info in infos)
+    zipped = max(sum(info.compress_size for info in infos), 1)
+    if unzipped > MAX_UNZIPPED_BYTES or unzipped / zipped > MAX_ZIP_RATIO:
+        raise DatasetFormatError(
+            "The Excel file expands to an implausible size (a zip bomb?); refusing to open it.", code="zip_bomb"
+        )
+
+
+def _open_workbook(path: Path):
+    from python_calamine import CalamineWorkbook
+
+    _check_zip_is_safe(path)
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as error:  # calamine raises its own error types for every damage
+        raise DatasetFormatError(f"Could not read the Excel file: {error}", code="bad_excel") from None
+
+
+def excel_sheet_names(path: Path) -> list[str]:
+    return list(_open_workbook(path).sheet_names)
+
+
+def _frame_from_rows(rows: list[list[object]]) -> pd.DataFrame | None:
+    rows = [row for row in rows if any(cell not in (None, "") for cell in row)]
+    if len(rows) < 2:
+        return None
+    width = max(len(row) for row in rows)
+    header, body = rows[0], [list(row) + [None] * (width - len(row)) for row in rows[1:]]
+    frame = pd.DataFrame(body, columns=unique_column_names(list(header) + [None] * (width - len(header))))
+    frame = frame.replace("", None)
+    frame = frame.dropna(axis=1, how="all").dropna(axis=0, how="all")
+    if frame.empty:
+        return None
+    return frame.infer_objects()
+
+
+def read_excel(path: Path, *, sheets: list[str] | None = None) -> list[ParsedTable]:
+    workbook = _open_workbook(path)
+    names = list(workbook.sheet_names)
+    chosen = [name for name in names if not sheets or name in sheets]
+    if sheets and not chosen:
+        raise DatasetFormatError(
+            f"None of the selected sheets exist. Sheets in the file: {', '.join(names)}.", code="unknown_sheets"
+        )
+    parsed: list[ParsedTable] = []
+    for name in chosen:
+        try:
+            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=True)
+        except Exception as error:
+            raise DatasetFormatError(f"Could not read sheet {name!r}: {error}", code="bad_excel") from None
+        frame = _frame_from_rows(rows)
+        if frame is not None:
+            parsed.append(ParsedTable(name=name.strip() or "sheet", table=table_from_pandas(frame)))
+    if not parsed:
+        raise DatasetFormatError("The workbook has no sheet with a header row and data.", code="no_rows")
+    return parsed
+
+
+# --- JSON and Parquet --------------------------------------------------------------------
+
+
+def read_json(path: Path) -> pa.Table:
+    """Records (``[{...}]``), columns (``{"a": [...]}``), ``{"data": [...]}`` or NDJSON."""
+    try:
+        with open(path, "rb") as handle:
+            document = json.load(handle)
+    except UnicodeDecodeError:
+        raise DatasetFormatError("JSON must be UTF-8 encoded.", code="bad_json") from None
+    except json.JSONDecodeError as error:
+        if error.msg == "Extra data":
+            return _read_ndjson(path)
+        raise DatasetFormatError(f"Invalid JSON at line {error.lineno}: {error.msg}.", code="bad_json") from None
+    if isinstance(document, dict):
+        lists = [value for value in document.values() if isinstance(value, list)]
+        if len(document) == 1 and lists:
+            document = lists[0]
+        elif lists and len(lists) == len(document):
+            lengths = {len(value) for value in lists}
+            if len(lengths) != 1:
+                raise DatasetFormatError("JSON columns have different lengths.", code="bad_json")
+            return table_from_pandas(pd.DataFrame(document))
+        else:
+            document = [document]
+    if not isinstance(document, list) or not document:
+        raise DatasetFormatError("The JSON holds no rows.", code="no_rows")
+    if all(isinstance(item, dict) for item in document):
+        frame = pd.json_normalize(document)
+    elif all(isinstance(item, list) for item in document) and all(isinstance(c, str) for c in document[0]):
+        frame = pd.DataFrame(document[1:], columns=unique_column_names(document[0]))
+    else:
+        raise DatasetFormatError(
+            "JSON rows must be objects (records) or arrays with a header array first.", code="bad_json"
+        )
+    if frame.empty:
+        raise DatasetFormatError("The JSON holds no rows.", code="no_rows")
+    return table_from_pandas(frame)
+
+
+def _read_ndjson(path: Path) -> pa.Table:
+    try:
+        return normalise_table(pajson.read_json(str(path)))
+    except pa.ArrowInvalid as error:
+        raise DatasetFormatError(f"Invalid JSON lines: {str(error).splitlines()[0]}", code="bad_json") from None
+
+
+def read_parquet(path: Path) -> pa.Table:
+    try:
+        table = pq.read_table(str(path))
+    except (pa.ArrowException, OSError) as error:
+        raise DatasetFormatError(f"Could not read the Parquet file: {error}", code="bad_parquet") from None
+    keep = [name for name in table.column_names if not name.startswith("__index_level_")]
+    table = table.select(keep)
+    if table.num_rows == 0:
+        raise DatasetFormatError("The Parquet file has no rows.", code="no_rows")
+    return normalise_table(table)
+
+
+# --- shared ----------------------------------------------------------------------------
+
+
+def table_from_pandas(frame: pd.DataFrame) -> pa.Table:
+    """Arrow table from a frame; columns of mixed Python types become strings."""
+    frame = frame.copy()
+    frame.columns = unique_column_names(list(frame.columns))
+    for column in frame.columns:
+        try:
+            pa.array(frame[column], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            frame[column] = frame[column].map(lambda value: None if pd.isna(value) else str(value))
+    return normalise_table(pa.Table.from_pandas(frame, preserve_index=False))
+
+
+def normalise_table(table: pa.Table) -> pa.Table:
+    """Unique stripped string column names, decoded dictionaries, no schema metadata."""
+    names = unique_column_names(table.column_names)
+    columns = []
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def parse_upload(path: Path, *, display_name: str, columns: list[str] | None = None) -> tuple[str, list[ParsedTable]]:
+    """Parse any supported file: returns its format and one table per sheet/file."""
+    kind = detect_format(path)
+    if kind == "parquet":
+        tables = [ParsedTable(display_name, read_parquet(path))]
+    elif kind == "excel":
+        tables = read_excel(path)[:1]
+    elif kind == "json":
+        tables = [ParsedTable(display_name, read_json(path))]
+    else:
+        return kind, [ParsedTable(display_name, read_csv(path, columns=columns))]
+    if columns:
+        tables = [ParsedTable(t.name, t.table.select(_select_columns(t.table.column_names, columns))) for t in tables]
+    return kind, tables

@@ -1,0 +1,88 @@
+"""Analysis sessions and their datasets.
+
+A session is a row with a server-issued, unguessable id; it is shared by every web
+process and survives restarts. Dataset contents are Parquet files in Django storage,
+content-addressed (:class:`DatasetFile`, keyed by SHA-256) so identical data (the
+default dataset of every session, re-uploads) is stored once. :class:`Dataset` is a
+session's named view of one file: its Python variable name and description.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class AnalysisSession(models.Model):
+    id = models.CharField(primary_key=True, max_length=64, default=new_session_id, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="analysis_sessions"
+    )
+    user_email = models.CharField(max_length=255, blank=True)
+    user_name = models.CharField(max_length=255, blank=True)
+    initialized_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_accessed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    current_chat_id = models.BigIntegerField(null=True, blank=True)
+    current_message_id = models.BigIntegerField(null=True, blank=True)
+
+    model_provider = models.CharField(max_length=50)
+    model_name = models.CharField(max_length=100)
+    temperature = models.FloatField()
+    max_tokens = models.PositiveIntegerField()
+    # Fernet token of the user's own provider key; never serialised back to anyone.
+    api_key_encrypted = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "analysis session"
+
+    def __str__(self) -> str:
+        return f"{self.id[:8]}… ({self.user or 'anonymous'})"
+
+
+class DatasetFile(models.Model):
+    """One immutable Parquet file, named by the SHA-256 of its bytes."""
+
+    sha256 = models.CharField(primary_key=True, max_length=64)
+    storage_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    n_rows = models.BigIntegerField()
+    n_cols = models.PositiveIntegerField()
+    columns = models.JSONField(help_text="[{name, dtype}] in column order")
+    profile = models.JSONField(null=True, blank=True, help_text="Column statistics, computed once on first use")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.sha256[:12]} ({self.n_rows}×{self.n_cols})"
+
+
+class Dataset(models.Model):
+    class Source(models.TextChoices):
+        DEFAULT = "default"
+        CSV = "csv"
+        EXCEL = "excel"
+        JSON = "json"
+        PARQUET = "parquet"
+
+    session = models.ForeignKey(AnalysisSession, on_delete=models.CASCADE, related_name="datasets")
+    name = models.CharField(max_length=64, help_text="Python variable name in executed code")
+    display_name = models.CharField(max_length=255, help_text="File or sheet name as uploaded")
+    description = models.TextField(blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    file = models.ForeignKey(DatasetFile, on_delete=models.PROTECT, related_name="datasets")
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["session", "name"], name="unique_dataset_name_per_session")]
+
+    def __str__(self) -> str:
+        return f"{self.name} in {self.session_id[:8]}…"

@@ -1,0 +1,385 @@
+"""Writes for sessions, datasets and model settings."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from sessions_app import default_dataset
+from sessions_app.catalogue import (
+    MODELS,
+    OFFLINE_PROVIDER,
+    PROVIDERS,
+    apply_safeguards,
+    default_model,
+    model_lookup,
+    server_api_key,
+)
+from sessions_app.crypto import secret_encrypt
+from sessions_app.dataset_names import clean_dataset_name, unique_dataset_name
+from sessions_app.ingest import ParsedTable, unique_column_names
+from sessions_app.models import AnalysisSession, Dataset, DatasetFile
+from sessions_app.selectors import json_safe, parquet_open, session_get_for_user, session_idle_cutoff
+
+logger = logging.getLogger(__name__)
+
+ROW_GROUP_SIZE = 65_536
+# Writing last_accessed_at on every request would make every read a write.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+# --- dataset files -----------------------------------------------------------------------
+
+
+def dataset_file_store(*, table: pa.Table) -> DatasetFile:
+    """Write ``table`` as Parquet once, named by its SHA-256; reuse an identical file."""
+    with tempfile.TemporaryDirectory(prefix="analyst-parquet-") as scratch:
+        path = Path(scratch) / "data.parquet"
+        pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        sha256 = digest.hexdigest()
+        existing = DatasetFile.objects.filter(pk=sha256).first()
+        if existing is not None:
+            return existing
+        with open(path, "rb") as handle:
+            storage_name = default_storage.save(f"datasets/{sha256[:2]}/{sha256}.parquet", File(handle))
+        size = path.stat().st_size
+    columns = [{"name": field.name, "dtype": str(field.type)} for field in table.schema]
+    dataset_file, _ = DatasetFile.objects.get_or_create(
+        pk=sha256,
+        defaults={
+            "storage_name": storage_name,
+            "size_bytes": size,
+            "n_rows": table.num_rows,
+            "n_cols": table.num_columns,
+            "columns": columns,
+        },
+    )
+    return dataset_file
+
+
+def default_dataset_file_get() -> DatasetFile:
+    cache_key = "sessions_app:default-dataset-sha256"
+    sha256 = cache.get(cache_key)
+    if sha256:
+        existing = DatasetFile.objects.filter(pk=sha256).first()
+        if existing is not None:
+            return existing
+    dataset_file = dataset_file_store(table=default_dataset.load_table())
+    cache.set(cache_key, dataset_file.pk, timeout=None)
+    return dataset_file
+
+
+def _default_dataset_create(*, session: AnalysisSession, description: str = "") -> Dataset:
+    return Dataset.objects.create(
+        session=session,
+        name=default_dataset.NAME,
+        display_name=default_dataset.DISPLAY_NAME,
+        description=description or default_dataset.DESCRIPTION,
+        source=Dataset.Source.DEFAULT,
+        file=default_dataset_file_get(),
+        position=0,
+    )
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def _model_defaults() -> dict:
+    entry = default_model()
+    temperature, max_tokens = apply_safeguards(
+        provider=entry.provider,
+        model=entry.model,
+        temperature=settings.MODEL_TEMPERATURE,
+        max_tokens=settings.MODEL_MAX_TOKENS,
+    )
+    return {
+        "model_provider": entry.provider,
+        "model_name": entry.model,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "api_key_encrypted": "",
+    }
+
+
+@transaction.atomic
+def session_create(*, user=None) -> AnalysisSession:
+    owner = user if user is not None and user.is_authenticated else None
+    session = AnalysisSession.objects.create(user=owner, **_model_defaults())
+    _default_dataset_create(session=session)
+    return session
+
+
+def session_for_request(*, session_id: str, user) -> AnalysisSession:
+    """Resolve the caller's session, binding an unbound one to an authenticated caller."""
+    session = session_get_for_user(session_id=session_id, user=user)
+    now = timezone.now()
+    updates: dict = {}
+    if session.user_id is None and user.is_authenticated:
+        updates["user"] = user
+    if now - session.last_accessed_at > TOUCH_INTERVAL:
+        updates["last_accessed_at"] = now
+    if updates:
+        # Filtered on user__isnull so two first requests racing cannot both bind.
+        query = AnalysisSession.objects.filter(pk=session.pk)
+        if "user" in updates:
+            query = query.filter(user__isnull=True)
+        query.update(**updates)
+        session.refresh_from_db()
+        if session.user_id is not None and session.user_id != getattr(user, "pk", None):
+            return session_get_for_user(session_id=session_id, user=user)
+    return session
+
+
+@transaction.atomic
+def session_initialize(*, session_id: str, user, email: str, name: str) -> AnalysisSession:
+    session = session_for_request(session_id=session_id, user=user)
+    session.user_email = email[:255]
+    session.user_name = name[:255]
+    session.initialized_at = timezone.now()
+    session.save(update_fields=["user_email", "user_name", "initialized_at"])
+    return session
+
+
+@transaction.atomic
+def session_reset(*, session: AnalysisSession, preserve_model_settings: bool, description: str = "") -> None:
+    """Back to the default dataset only; the user binding always survives (unlike the reference)."""
+    AnalysisSession.objects.select_for_update().filter(pk=session.pk).first()
+    session.datasets.all().delete()
+    _default_dataset_create(session=session, description=description)
+    if not preserve_model_settings:
+        for field, value in _model_defaults().items():
+            setattr(session, field, value)
+        session.save(update_fields=list(_model_defaults()))
+
+
+def session_message_info_set(*, session: AnalysisSession, chat_id: int | None, message_id: int | None) -> None:
+    fields = []
+    if chat_id is not None:
+        session.current_chat_id = chat_id
+        fields.append("current_chat_id")
+    if message_id is not None:
+        session.current_message_id = message_id
+        fields.append("current_message_id")
+    if fields:
+        session.save(update_fields=fields)
+
+
+def sessions_cleanup(*, orphan_grace: timedelta = timedelta(hours=1)) -> tuple[int, int]:
+    """Delete idle sessions, then Parquet files no dataset references any more.
+
+    Files younger than ``orphan_grace`` are kept: an upload in flight has written its
+    file but not yet committed the row that references it.
+    """
+    _, deleted = AnalysisSession.objects.filter(last_accessed_at__lt=session_idle_cutoff()).delete()
+    expired = deleted.get(AnalysisSession._meta.label, 0)
+    orphans = DatasetFile.objects.annotate(uses=Count("datasets")).filter(
+        uses=0, created_at__lt=timezone.now() - orphan_grace
+    )
+    default_sha = cache.get("sessions_app:default-dataset-sha256")
+    removed = 0
+    for dataset_file in orphans:
+        if dataset_file.pk == default_sha:
+            continue
+        default_storage.delete(dataset_file.storage_name)
+        dataset_file.delete()
+        removed += 1
+    return expired, removed
+
+
+# --- datasets ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewDataset:
+    name: str
+    display_name: str
+    description: str
+    source: str
+    table: pa.Table
+
+
+def describe_table(*, name: str, table: pa.Table) -> str:
+    """A deterministic description from the schema, used when the user gives none."""
+    columns = ", ".join(f"{field.name} ({field.type})" for field in table.schema)
+    return f"Table `{name}` with {table.num_rows} rows and {table.num_columns} columns: {columns}."
+
+
+def datasets_from_parsed(
+    *, parsed: list[ParsedTable], source: str, names: list[str], description: str
+) -> list[NewDataset]:
+    taken: set[str] = set()
+    result = []
+    for parsed_table, raw_name in zip(parsed, names, strict=True):
+        name = unique_dataset_name(clean_dataset_name(raw_name), taken)
+        taken.add(name)
+        result.append(
+            NewDataset(
+                name=name,
+                display_name=parsed_table.name,
+                description=description.strip() or describe_table(name=name, table=parsed_table.table),
+                source=source,
+                table=parsed_table.table,
+            )
+        )
+    return result
+
+
+def datasets_install(*, session: AnalysisSession, new: list[NewDataset], replace: bool) -> list[Dataset]:
+    """Store the files, then swap the session's datasets in one transaction.
+
+    Files are written before the transaction; if it fails, the session keeps its previous
+    datasets and the unreferenced files are collected by ``sessions_cleanup``.
+    """
+    files = [dataset_file_store(table=item.table) for item in new]
+    with transaction.atomic():
+        AnalysisSession.objects.select_for_update().filter(pk=session.pk).first()
+        if replace:
+            session.datasets.all().delete()
+        else:
+            session.datasets.filter(name__in=[item.name for item in new]).delete()
+        position = (session.datasets.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+        created = [
+            Dataset.objects.create(
+                session=session,
+                name=item.name,
+                display_name=item.display_name[:255],
+                description=item.description,
+                source=item.source,
+                file=dataset_file,
+                position=position + index,
+            )
+            for index, (item, dataset_file) in enumerate(zip(new, files, strict=True))
+        ]
+    return created
+
+
+@transaction.atomic
+def dataset_delete(*, dataset: Dataset) -> None:
+    dataset.delete()
+
+
+def dataset_file_profile(*, dataset_file: DatasetFile) -> list[dict]:
+    """Per-column statistics, computed on first request and stored with the file."""
+    if dataset_file.profile is not None:
+        return dataset_file.profile
+    with parquet_open(dataset_file) as parquet:
+        table = parquet.read()
+    profile = [_column_profile(name, table.column(name)) for name in table.column_names]
+    DatasetFile.objects.filter(pk=dataset_file.pk).update(profile=profile)
+    dataset_file.profile = profile
+    return profile
+
+
+def _column_profile(name: str, column: pa.ChunkedArray) -> dict:
+    kind = column.type
+    entry: dict = {
+        "name": name,
+        "dtype": str(kind),
+        "nulls": column.null_count,
+        "distinct": pc.count_distinct(column, mode="only_valid").as_py(),
+    }
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        bounds = pc.min_max(column)
+        entry["min"] = json_safe(bounds["min"].as_py())
+        entry["max"] = json_safe(bounds["max"].as_py())
+        entry["mean"] = json_safe(pc.mean(column).as_py())
+        entry["std"] = json_safe(pc.stddev(column, ddof=1).as_py()) if len(column) - column.null_count > 1 else None
+    elif pa.types.is_temporal(kind):
+        bounds = pc.min_max(column)
+        entry["min"] = json_safe(bounds["min"].as_py())
+        entry["max"] = json_safe(bounds["max"].as_py())
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
+        counts = pc.value_counts(column.drop_null() if column.null_count else column)
+        ordered = sorted(counts.to_pylist(), key=lambda item: (-item["counts"], str(item["values"])))
+        entry["top_values"] = [{"value": json_safe(i["values"]), "count": i["counts"]} for i in ordered[:5]]
+    return entry
+
+
+# --- model settings ----------------------------------------------------------------------
+
+
+def model_settings_update(
+    *, session: AnalysisSession, provider: str, model: str, api_key: str, temperature: float, max_tokens: int
+) -> AnalysisSession:
+    provider = provider.strip().lower()
+    if provider not in PROVIDERS:
+        raise ApplicationError(
+            f"Unknown provider {provider!r}. Choose one of: {', '.join(PROVIDERS)}.", code="unknown_provider"
+        )
+    entry = model_lookup(provider=provider, model=model.strip())
+    if entry is None:
+        known = ", ".join(e.model for e in MODELS if e.provider == provider)
+        raise ApplicationError(
+            f"Unknown model {model!r} for provider {provider!r}. Models: {known}.", code="unknown_model"
+        )
+    api_key = api_key.strip()
+    if provider != OFFLINE_PROVIDER and not api_key and not server_api_key(provider):
+        raise ApplicationError(
+            f"No API key for {provider}: send api_key, or set {provider.upper()}_API_KEY on the server.",
+            code="missing_api_key",
+        )
+    if max_tokens < 1:
+        raise ApplicationError("max_tokens must be at least 1.", code="invalid")
+    temperature, max_tokens = apply_safeguards(
+        provider=provider, model=entry.model, temperature=temperature, max_tokens=max_tokens
+    )
+    session.model_provider = provider
+    session.model_name = entry.model
+    session.temperature = temperature
+    session.max_tokens = max_tokens
+    session.api_key_encrypted = secret_encrypt(api_key) if api_key else ""
+    session.save(update_fields=["model_provider", "model_name", "temperature", "max_tokens", "api_key_encrypted"])
+    return session
+
+
+
+def describe_preview(*, headers: list[str], rows: list[list], existing: str = "") -> str:
+    """Describe a table from a few preview rows: what each column holds, with examples.
+
+    Deterministic stand-in for the LM description; the agents issue routes this through
+    ``dataset_description_agent`` when a language model is configured.
+    """
+    names = unique_column_names(headers)
+    width = len(names)
+    frame = pd.DataFrame([list(row[:width]) + [None] * (width - len(row)) for row in rows], columns=names)
+    lines = [existing.strip()] if existing.strip() else []
+    lines.append(f"{width} columns, {len(frame)} preview rows.")
+    lines.append("Columns:")
+    for name in names:
+        values = frame[name].dropna()
+        numbers = pd.to_numeric(values, errors="coerce")
+        if len(values) and numbers.notna().all():
+            lines.append(f"- {name} (numeric): {_number(numbers.min())} to {_number(numbers.max())} in the preview.")
+            continue
+        dates = pd.to_datetime(values, errors="coerce", format="mixed") if len(values) else values
+        if len(values) and dates.notna().all():
+            lines.append(f"- {name} (date/time): {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d} in the preview.")
+            continue
+        examples = ", ".join(repr(str(v)) for v in list(dict.fromkeys(values.astype(str)))[:3])
+        lines.append(f"- {name} (text): e.g. {examples}." if examples else f"- {name}: empty in the preview.")
+    return "\n".join(lines)
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
