@@ -204,20 +204,20 @@ def _read_csv_source(source, layout: _CsvLayout, include: list[str] | None) -> p
         bad_rows.clear()
         if hasattr(source, "seek"):
             source.seek(0)
+        read_options = pacsv.ReadOptions(
+            encoding="utf8" if encoding.replace("-", "").lower() in ("utf8", "utf8sig") else encoding,
+            column_names=layout.names,
+            skip_rows=1,
+            block_size=1 << 22,
+        )
+        parse_options = pacsv.ParseOptions(
+            delimiter=layout.delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid_row
+        )
         try:
             return pacsv.read_csv(
                 source,
-                read_options=pacsv.ReadOptions(
-                    encoding="utf8" if encoding.replace("-", "").lower() in ("utf8", "utf8sig") else encoding,
-                    column_names=layout.names,
-                    skip_rows=1,
-                    block_size=1 << 22,
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=layout.delimiter,
-                    newlines_in_values=newlines_in_values,
-                    invalid_row_handler=on_invalid_row,
-                ),
+                read_options=read_options,
+                parse_options=parse_options,
                 convert_options=pacsv.ConvertOptions(include_columns=include, column_types=column_types),
             )
         except pa.ArrowInvalid as error:
@@ -227,6 +227,16 @@ def _read_csv_source(source, layout: _CsvLayout, include: list[str] | None) -> p
                 newlines_in_values = True
                 continue
             if bad_rows:
+                # Parallel parsing does not know line numbers; a serial pass to the first
+                # bad row does (error path only).
+                read_options.use_threads = False
+                bad_rows.clear()
+                if hasattr(source, "seek"):
+                    source.seek(0)
+                try:
+                    pacsv.read_csv(source, read_options=read_options, parse_options=parse_options)
+                except pa.ArrowInvalid:
+                    pass
                 raise DatasetFormatError(
                     f"Ragged CSV: {bad_rows[0]}. Every row needs the same number of fields as the header.",
                     code="ragged_rows",
