@@ -224,6 +224,7 @@ class CatalogueEntryOut(serializers.Serializer):
     tier = serializers.IntegerField()
     tier_name = serializers.CharField()
     credits = serializers.IntegerField()
+    litellm_id = serializers.CharField()
     available = serializers.BooleanField()
 
 
