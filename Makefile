@@ -19,7 +19,7 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_default_dataset
 	@echo "Serving on http://127.0.0.1:$(PORT)  (API docs: /docs, admin: /admin/)"
-	exec $(BIN)/daphne -b 127.0.0.1 -p $(PORT) config.asgi:application
+	exec $(BIN)/python -m config.serve -b 127.0.0.1 -p $(PORT) config.asgi:application
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

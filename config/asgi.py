@@ -21,7 +21,7 @@ from config.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimit(django_http, max_bytes=settings.MAX_UPLOAD_BYTES + 1024 * 1024),
+        "http": BodySizeLimit(django_http, max_bytes=settings.MAX_REQUEST_BODY_BYTES),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

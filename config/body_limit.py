@@ -14,7 +14,7 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
-def _too_large_body(max_bytes: int) -> bytes:
+def too_large_body(max_bytes: int) -> bytes:
     limit_mb = max_bytes // (1024 * 1024)
     return json.dumps(
         {"detail": f"The request body is larger than the {limit_mb} MB limit.", "code": "payload_too_large"}
@@ -58,7 +58,7 @@ class BodySizeLimit:
         await self.app(scope, counting_receive, guarded_send)
 
     async def _refuse(self, send: Any) -> None:
-        body = _too_large_body(self.max_bytes)
+        body = too_large_body(self.max_bytes)
         await send(
             {
                 "type": "http.response.start",

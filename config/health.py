@@ -106,9 +106,7 @@ class HealthApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        responses={200: inline_serializer("Health", {"message": serializers.CharField()})}, tags=["system"]
-    )
+    @extend_schema(responses={200: inline_serializer("Health", {"message": serializers.CharField()})}, tags=["system"])
     def get(self, request: Request) -> Response:
         healthy, results = run_checks()
         if healthy:
@@ -125,14 +123,22 @@ class HealthDetailApi(APIView):
         responses={
             200: inline_serializer(
                 "HealthDetail",
-                {"status": serializers.CharField(), "checks": serializers.DictField(), "version": serializers.CharField()},
+                {
+                    "status": serializers.CharField(),
+                    "checks": serializers.DictField(),
+                    "version": serializers.CharField(),
+                },
             )
         },
         tags=["system"],
     )
     def get(self, request: Request) -> Response:
         healthy, results = run_checks()
-        body = {"status": "ok" if healthy else "down", "checks": results, "version": settings.SPECTACULAR_SETTINGS["VERSION"]}
+        body = {
+            "status": "ok" if healthy else "down",
+            "checks": results,
+            "version": settings.SPECTACULAR_SETTINGS["VERSION"],
+        }
         return Response(body, status=200 if healthy else 503)
 
 

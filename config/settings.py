@@ -112,9 +112,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- channel layer and cache ----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -135,6 +133,8 @@ STORAGES = {
 # --- uploads --------------------------------------------------------------------------
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=300)
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+# A whole request body: the file plus its multipart envelope and small form fields.
+MAX_REQUEST_BODY_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
 # Form fields and JSON bodies (not files) are held in memory: keep them modest.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
@@ -162,9 +162,7 @@ PROVIDER_API_KEYS = {
 }
 
 # --- CORS -----------------------------------------------------------------------------
-CORS_ALLOWED_ORIGINS = env.list(
-    "CORS_ALLOWED_ORIGINS", default=["http://localhost:3000", "http://127.0.0.1:3000"]
-)
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:3000", "http://127.0.0.1:3000"])
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",

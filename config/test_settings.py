@@ -8,7 +8,7 @@ from pathlib import Path
 os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="analyst-test-data-")
 os.environ.pop("MEDIA_ROOT", None)
 
-from config.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: F403
 
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="analyst-test-media-"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -19,10 +19,18 @@ from rest_framework.views import APIView
 
 from chats.services import user_id_assert_is_caller
 from config.errors import ApplicationError
-from sessions_app import default_dataset, serializers as s
+from sessions_app import default_dataset
+from sessions_app import serializers as s
 from sessions_app.catalogue import MODELS, OFFLINE_PROVIDER, default_model, server_api_key
 from sessions_app.dataset_names import clean_dataset_name
-from sessions_app.ingest import DatasetFormatError, detect_format, excel_sheet_names, parse_upload, preview_csv, read_excel
+from sessions_app.ingest import (
+    DatasetFormatError,
+    detect_format,
+    excel_sheet_names,
+    parse_upload,
+    preview_csv,
+    read_excel,
+)
 from sessions_app.models import AnalysisSession, Dataset
 from sessions_app.selectors import (
     dataset_described,
@@ -32,10 +40,10 @@ from sessions_app.selectors import (
     table_rows,
 )
 from sessions_app.services import (
-    datasets_from_parsed,
-    datasets_install,
     dataset_delete,
     dataset_file_profile,
+    datasets_from_parsed,
+    datasets_install,
     describe_preview,
     model_settings_update,
     session_create,
@@ -153,16 +161,16 @@ class SessionInfoApi(SessionAPIView):
 
 
 class ResetSessionApi(SessionAPIView):
-    @extend_schema(parameters=SESSION_PARAMETERS, request=s.ResetSessionIn, responses=s.ResetSessionOut, tags=["sessions"])
+    @extend_schema(
+        parameters=SESSION_PARAMETERS, request=s.ResetSessionIn, responses=s.ResetSessionOut, tags=["sessions"]
+    )
     def post(self, request: Request) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         embedded = body.get("request_data")
         data = validated(s.ResetSessionIn, embedded if isinstance(embedded, dict) else body)
         description = data.get("description") or request.query_params.get("description") or ""
         session = self.analysis_session()
-        session_reset(
-            session=session, preserve_model_settings=data["preserveModelSettings"], description=description
-        )
+        session_reset(session=session, preserve_model_settings=data["preserveModelSettings"], description=description)
         return Response(
             {
                 "message": "Session reset to default dataset",
@@ -174,7 +182,9 @@ class ResetSessionApi(SessionAPIView):
 
 
 class SetMessageInfoApi(SessionAPIView):
-    @extend_schema(parameters=SESSION_PARAMETERS, request=s.SetMessageInfoIn, responses=s.SetMessageInfoOut, tags=["sessions"])
+    @extend_schema(
+        parameters=SESSION_PARAMETERS, request=s.SetMessageInfoIn, responses=s.SetMessageInfoOut, tags=["sessions"]
+    )
     def post(self, request: Request) -> Response:
         data = validated(s.SetMessageInfoIn, request.data)
         user_id_assert_is_caller(user=request.user, user_id=data.get("user_id"))
@@ -227,7 +237,10 @@ class DescriptionFromPreviewApi(APIView):
 
 class UploadDataframeApi(SessionAPIView):
     @extend_schema(
-        parameters=[*SESSION_PARAMETERS, OpenApiParameter("X-Force-Refresh", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[
+            *SESSION_PARAMETERS,
+            OpenApiParameter("X-Force-Refresh", str, OpenApiParameter.HEADER, required=False),
+        ],
         request={"multipart/form-data": s.UploadDataframeIn},
         responses=s.UploadDataframeOut,
         tags=["datasets"],
@@ -264,7 +277,12 @@ def _require_excel(path: Path) -> None:
 
 
 class ExcelSheetsApi(SessionAPIView):
-    @extend_schema(parameters=SESSION_PARAMETERS, request={"multipart/form-data": s.FileIn}, responses=s.ExcelSheetsOut, tags=["datasets"])
+    @extend_schema(
+        parameters=SESSION_PARAMETERS,
+        request={"multipart/form-data": s.FileIn},
+        responses=s.ExcelSheetsOut,
+        tags=["datasets"],
+    )
     def post(self, request: Request) -> Response:
         self.analysis_session()
         upload = validated(s.FileIn, request.data)["file"]
@@ -290,7 +308,9 @@ class UploadExcelApi(SessionAPIView):
         new = datasets_from_parsed(
             parsed=parsed, source=Dataset.Source.EXCEL, names=[p.name for p in parsed], description=data["description"]
         )
-        created = datasets_install(session=session, new=new, replace=data["mode"] == "replace" or _force_refresh(request))
+        created = datasets_install(
+            session=session, new=new, replace=data["mode"] == "replace" or _force_refresh(request)
+        )
         return Response(
             {
                 "message": "Excel file processed successfully",

@@ -47,7 +47,9 @@ class CatalogueModel:
 
 
 def _m(provider, model, display, window, price_in, price_out, tier, litellm_id=None) -> CatalogueModel:
-    return CatalogueModel(provider, model, display, window, price_in, price_out, tier, litellm_id or f"{provider}/{model}")
+    return CatalogueModel(
+        provider, model, display, window, price_in, price_out, tier, litellm_id or f"{provider}/{model}"
+    )
 
 
 MODELS: tuple[CatalogueModel, ...] = (
@@ -61,8 +63,16 @@ MODELS: tuple[CatalogueModel, ...] = (
     _m("openai", "gpt-5.4", "GPT-5.4", 400_000, 0.0025, 0.015, 4),
     _m("openai", "gpt-5.4-pro", "GPT-5.4 Pro", 400_000, 0.03, 0.18, 5),
     _m("openai", "o3", "o3", 200_000, 0.002, 0.008, 3, "openai/o3-2025-04-16"),
-    _m("anthropic", "claude-haiku-4-5", "Claude Haiku 4.5", 200_000, 0.001, 0.005, 2,
-       "anthropic/claude-haiku-4-5-20251001"),
+    _m(
+        "anthropic",
+        "claude-haiku-4-5",
+        "Claude Haiku 4.5",
+        200_000,
+        0.001,
+        0.005,
+        2,
+        "anthropic/claude-haiku-4-5-20251001",
+    ),
     _m("anthropic", "claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", 200_000, 0.003, 0.015, 3),
     _m("anthropic", "claude-sonnet-4-6", "Claude Sonnet 4.6", 200_000, 0.003, 0.015, 3),
     _m("anthropic", "claude-opus-4-5-20251101", "Claude Opus 4.5", 200_000, 0.015, 0.075, 4),

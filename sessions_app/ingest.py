@@ -9,6 +9,7 @@ first character, everything else is treated as delimited text. Every refusal rai
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -130,7 +131,7 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    best = from_bytes(sample[:256 * 1024]).best()
+    best = from_bytes(sample[: 256 * 1024]).best()
     if best is not None and best.encoding:
         return best.encoding
     return "cp1252"
@@ -233,10 +234,8 @@ def _read_csv_source(source, layout: _CsvLayout, include: list[str] | None) -> p
                 bad_rows.clear()
                 if hasattr(source, "seek"):
                     source.seek(0)
-                try:
+                with contextlib.suppress(pa.ArrowInvalid):
                     pacsv.read_csv(source, read_options=read_options, parse_options=parse_options)
-                except pa.ArrowInvalid:
-                    pass
                 raise DatasetFormatError(
                     f"Ragged CSV: {bad_rows[0]}. Every row needs the same number of fields as the header.",
                     code="ragged_rows",

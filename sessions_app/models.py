@@ -60,7 +60,7 @@ class DatasetFile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
-        return f"{self.sha256[:12]} ({self.n_rows}×{self.n_cols})"
+        return f"{self.sha256[:12]} ({self.n_rows}x{self.n_cols})"
 
 
 class Dataset(models.Model):

@@ -40,7 +40,7 @@ from sessions_app.selectors import json_safe, parquet_open, session_get_for_user
 
 logger = logging.getLogger(__name__)
 
-ROW_GROUP_SIZE = 65_536
+ROW_GROUP_SIZE = 16_384
 # Writing last_accessed_at on every request would make every read a write.
 TOUCH_INTERVAL = timedelta(seconds=60)
 
@@ -52,7 +52,10 @@ def dataset_file_store(*, table: pa.Table) -> DatasetFile:
     """Write ``table`` as Parquet once, named by its SHA-256; reuse an identical file."""
     with tempfile.TemporaryDirectory(prefix="analyst-parquet-") as scratch:
         path = Path(scratch) / "data.parquet"
-        pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+        # Snappy and dictionaries only for text columns: the fastest encoding to write and
+        # to read back (measured in bench/), at a modestly larger file than zstd.
+        text_columns = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        pq.write_table(table, path, compression="snappy", use_dictionary=text_columns, row_group_size=ROW_GROUP_SIZE)
         digest = hashlib.sha256()
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -351,7 +354,6 @@ def model_settings_update(
     session.api_key_encrypted = secret_encrypt(api_key) if api_key else ""
     session.save(update_fields=["model_provider", "model_name", "temperature", "max_tokens", "api_key_encrypted"])
     return session
-
 
 
 def describe_preview(*, headers: list[str], rows: list[list], existing: str = "") -> str:

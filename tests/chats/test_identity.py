@@ -61,9 +61,10 @@ def test_create_user_command_prints_a_working_key(client):
     user = User.objects.get(username="linus")
     assert lines["user_id"] == str(user.pk)
     session_id = client.post("/generate-session", HTTP_X_API_KEY=lines["api_key"]).json()["session_id"]
-    assert client.get("/api/session-info", HTTP_X_SESSION_ID=session_id, HTTP_X_API_KEY=lines["api_key"]).json()[
-        "user_id"
-    ] == user.pk
+    assert (
+        client.get("/api/session-info", HTTP_X_SESSION_ID=session_id, HTTP_X_API_KEY=lines["api_key"]).json()["user_id"]
+        == user.pk
+    )
 
 
 def test_create_user_refuses_a_duplicate_email(user_and_key):

@@ -86,7 +86,8 @@ def test_invalid_settings_are_400_and_change_nothing(client, session_id, body, c
 def test_unknown_model_message_lists_the_providers_models(client, session_id):
     response = post_settings(client, session_id, provider="gemini", model="nope", api_key="k")
     assert response.json()["detail"] == (
-        "Unknown model 'nope' for provider 'gemini'. Models: gemini-2.5-pro-preview-03-25, gemini-3-pro, gemini-3-flash."
+        "Unknown model 'nope' for provider 'gemini'. "
+        "Models: gemini-2.5-pro-preview-03-25, gemini-3-pro, gemini-3-flash."
     )
 
 

@@ -33,7 +33,14 @@ def test_new_session_has_the_default_dataset(client, session_id):
     (dataset,) = body["datasets"]
     assert (dataset["name"], dataset["rows"], dataset["columns"]) == ("df", 1704, 8)
     assert [c["name"] for c in dataset["schema"]] == [
-        "country", "continent", "year", "lifeExp", "pop", "gdpPercap", "iso_alpha", "iso_num",
+        "country",
+        "continent",
+        "year",
+        "lifeExp",
+        "pop",
+        "gdpPercap",
+        "iso_alpha",
+        "iso_num",
     ]
 
 
@@ -68,9 +75,7 @@ def test_idle_session_expires(client, session_id):
 def test_cleanup_command_removes_idle_sessions_and_their_files(client, session_id, settings):
     from tests.conftest import csv_file
 
-    client.post(
-        "/upload_dataframe", {"file": csv_file("a,b\n1,2\n"), "name": "t"}, HTTP_X_SESSION_ID=session_id
-    )
+    client.post("/upload_dataframe", {"file": csv_file("a,b\n1,2\n"), "name": "t"}, HTTP_X_SESSION_ID=session_id)
     uploaded = DatasetFile.objects.get(datasets__name="t")
     path = uploaded.storage_name
     old = timezone.now() - timedelta(hours=100)
@@ -131,9 +136,7 @@ def test_initialize_session_binds_and_records_the_user(client, session_id, auth_
 
 def test_initialize_session_with_someone_elses_user_id_is_403(session_id, auth_client, make_user):
     other, _ = make_user("grace")
-    response = auth_client.post(
-        "/initialize-session", {"session_id": session_id, "user_id": other.pk}, format="json"
-    )
+    response = auth_client.post("/initialize-session", {"session_id": session_id, "user_id": other.pk}, format="json")
     assert response.status_code == 403
     assert response.json()["code"] == "user_mismatch"
     assert AnalysisSession.objects.get(pk=session_id).user is None
@@ -177,8 +180,10 @@ def test_reset_session_accepts_flat_and_embedded_bodies(client, session_id, body
 
     client.post("/upload_dataframe", {"file": csv_file("a\n1\n"), "name": "mine"}, HTTP_X_SESSION_ID=session_id)
     client.post(
-        "/settings/model", {"provider": "offline", "model": "offline-analyst", "temperature": 0.2},
-        format="json", HTTP_X_SESSION_ID=session_id,
+        "/settings/model",
+        {"provider": "offline", "model": "offline-analyst", "temperature": 0.2},
+        format="json",
+        HTTP_X_SESSION_ID=session_id,
     )
     response = client.post("/reset-session", body, format="json", HTTP_X_SESSION_ID=session_id)
     assert response.json() == {
@@ -194,8 +199,10 @@ def test_reset_session_accepts_flat_and_embedded_bodies(client, session_id, body
 
 def test_reset_session_without_preserve_restores_default_model(client, session_id):
     client.post(
-        "/settings/model", {"provider": "offline", "model": "offline-analyst", "temperature": 0.2},
-        format="json", HTTP_X_SESSION_ID=session_id,
+        "/settings/model",
+        {"provider": "offline", "model": "offline-analyst", "temperature": 0.2},
+        format="json",
+        HTTP_X_SESSION_ID=session_id,
     )
     client.post("/reset-session", {}, format="json", HTTP_X_SESSION_ID=session_id)
     assert client.get("/api/model-settings", HTTP_X_SESSION_ID=session_id).json()["temperature"] == 1.0

@@ -303,7 +303,9 @@ def test_upload_excel_unknown_sheets_is_400(client, session_id):
         HTTP_X_SESSION_ID=session_id,
     )
     assert response.status_code == 400
-    assert response.json()["detail"] == "None of the selected sheets exist. Sheets in the file: Sales 2024, Empty, Staff."
+    assert (
+        response.json()["detail"] == "None of the selected sheets exist. Sheets in the file: Sales 2024, Empty, Staff."
+    )
 
 
 def test_legacy_xls_is_read(client, session_id):
@@ -336,7 +338,9 @@ def test_zip_bomb_is_400(client, session_id):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/worksheets/sheet1.xml", b"0" * (50 * 1024 * 1024))
-    response = client.post("/upload_excel", {"file": csv_file(buffer.getvalue(), "b.xlsx")}, HTTP_X_SESSION_ID=session_id)
+    response = client.post(
+        "/upload_excel", {"file": csv_file(buffer.getvalue(), "b.xlsx")}, HTTP_X_SESSION_ID=session_id
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "zip_bomb"
 
