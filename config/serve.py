@@ -1,6 +1,6 @@
 """``python -m config.serve``: daphne, tuned for large uploads. Takes daphne's options.
 
-Three changes from plain ``daphne``, all for request bodies:
+Changes from plain ``daphne``:
 
 * Twisted parses every ``multipart/form-data`` POST body into memory (``request.args``)
   before daphne sees it, although daphne never reads that result and Django parses the
@@ -8,6 +8,7 @@ Three changes from plain ``daphne``, all for request bodies:
   request class switches that parsing off (Twisted's ``parsePOSTFormSubmission``).
 * Bodies over the upload limit are refused with 413 from their Content-Length (or as
   chunks arrive), before Twisted buffers them to disk.
+* No daphne access log: it prints query strings (see ``config.middleware``).
 * Daphne hands the body to the application in 8 KiB messages, and its command line
   cannot change that; 1 MiB messages cut the per-message overhead. Django still spools
   the body to disk as it arrives, so memory stays bounded.
@@ -82,6 +83,9 @@ class StreamedBodyHTTPFactory(HTTPFactory):
 class AnalystServer(Server):
     def __init__(self, *args, **kwargs) -> None:
         kwargs["request_buffer_size"] = REQUEST_BUFFER_BYTES
+        # Daphne's access log prints query strings, which may carry api_key; our
+        # RequestLogMiddleware logs each request without them.
+        kwargs["action_logger"] = None
         super().__init__(*args, **kwargs)
 
     def run(self) -> None:
