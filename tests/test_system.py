@@ -159,3 +159,13 @@ async def test_body_guard_counts_streamed_chunks_without_content_length():
     await app({"type": "http", "method": "POST", "path": "/", "headers": []}, receive, send)
     assert sent[0]["status"] == 413
     assert len(sent) == 2
+
+
+def test_request_log_is_one_line_without_query_string(client, caplog):
+    with caplog.at_level("INFO", logger="analyst.requests"):
+        client.get("/health?api_key=SECRET-VALUE")
+    (record,) = [r for r in caplog.records if r.name == "analyst.requests"]
+    message = record.getMessage()
+    assert message.startswith("GET /health 200 ")
+    assert message.endswith("ms")
+    assert "SECRET" not in message
