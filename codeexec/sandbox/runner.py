@@ -1,0 +1,251 @@
+"""What a sandbox child does with one request: load the datasets, lock itself down, run
+the code blocks in one namespace, and report stdout, errors, figures and saved datasets.
+
+Runs only inside a forked child; everything here may be tampered with by the user's
+code, which can only spoil its own result.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import sys
+import time
+import traceback
+import weakref
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import plotly
+import plotly.express as px
+import plotly.graph_objects as go
+import plotly.io as pio
+import pyarrow.parquet as pq
+import scipy.stats as stats
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+from plotly.basedatatypes import BaseFigure
+from plotly.subplots import make_subplots
+
+
+MAX_OUTPUT_CHARS = 200_000
+MAX_FIGURES = 30
+MAX_SAVED_DATASETS = 10
+TRUNCATION_MARKER = "\n... [output truncated: {} more characters]\n"
+
+
+class CappedWriter(io.TextIOBase):
+    """A stdout that keeps the first MAX_OUTPUT_CHARS characters and counts the rest."""
+
+    def __init__(self, limit: int = MAX_OUTPUT_CHARS) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            kept = text[:room]
+            self.parts.append(kept)
+            self.size += len(kept)
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += TRUNCATION_MARKER.format(self.dropped)
+        self.parts, self.size, self.dropped = [], 0, 0
+        return text
+
+
+def _table_text(frame: pd.DataFrame) -> str:
+    text = frame.to_csv(sep="|", float_format="%.6g")
+    rows = [" | ".join(cell.strip() for cell in line.split("|")) for line in text.strip().splitlines()]
+    return "<TABLE_START>\n" + "\n".join(rows) + "\n<TABLE_END>"
+
+
+def _make_print(stdout: CappedWriter):
+    """``print`` that renders a lone DataFrame or Series as the reference's table block."""
+
+    def analyst_print(*args, sep=" ", end="\n", file=None, flush=False):
+        if file is not None and file is not sys.stdout:
+            return print(*args, sep=sep, end=end, file=file, flush=flush)
+        if len(args) == 1 and isinstance(args[0], (pd.DataFrame, pd.Series)):
+            frame = args[0].to_frame() if isinstance(args[0], pd.Series) else args[0]
+            if len(frame) > 50:
+                frame = pd.concat([frame.head(25), frame.tail(25)])
+            stdout.write(_table_text(frame) + end)
+            return None
+        return print(*args, sep=sep, end=end, file=stdout, flush=flush)
+
+    return analyst_print
+
+
+class FigureRecorder:
+    """Remembers every Plotly figure constructed during the run, in creation order."""
+
+    def __init__(self) -> None:
+        self.figures: list[tuple[str, weakref.ref | BaseFigure]] = []
+        self.block = "unknown"
+        self._original_init = BaseFigure.__init__
+
+    def install(self) -> None:
+        recorder = self
+        original = self._original_init
+
+        def recording_init(figure, *args, **kwargs):
+            original(figure, *args, **kwargs)
+            recorder.figures.append((recorder.block, figure))
+
+        BaseFigure.__init__ = recording_init
+        BaseFigure.show = lambda figure, *args, **kwargs: None
+        pio.show = lambda *args, **kwargs: None
+
+    def collect(self) -> list[dict]:
+        seen: set[int] = set()
+        result = []
+        for block, figure in self.figures:
+            if id(figure) in seen or not (figure.data or figure.layout.title.text):
+                continue
+            seen.add(id(figure))
+            result.append({"block": block, "json": figure.to_json()})
+        return result[:MAX_FIGURES]
+
+
+def _matplotlib_figures(block: str) -> list[dict]:
+    images = []
+    for number in plt.get_fignums()[:MAX_FIGURES]:
+        buffer = io.BytesIO()
+        plt.figure(number).savefig(buffer, format="png", dpi=100, bbox_inches="tight", facecolor="white")
+        images.append({"block": block, "png_base64": base64.b64encode(buffer.getvalue()).decode()})
+    plt.close("all")
+    return images
+
+
+def format_error(error: BaseException, *, block: str, code: str) -> str:
+    """The error with a traceback limited to the user's own lines, marked ``>>>``."""
+    filename = f"<{block}>"
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
+    lines = code.splitlines()
+    parts = [f"{type(error).__name__}: {error}"]
+    if isinstance(error, SyntaxError) and error.lineno:
+        frames_lines = [error.lineno]
+    else:
+        frames_lines = [frame.lineno for frame in frames if frame.lineno]
+    if frames_lines:
+        number = frames_lines[-1]
+        parts.append(f"Problem at line {number} of {block}:")
+        for index in range(max(1, number - 2), min(len(lines), number + 2) + 1):
+            marker = ">>> " if index == number else "    "
+            parts.append(f"{marker}{index:4d} | {lines[index - 1]}")
+    if frames:
+        parts.append("Traceback (your code):")
+        shown = frames if len(frames) <= 12 else [*frames[:3], None, *frames[-8:]]
+        for frame in shown:
+            if frame is None:
+                parts.append(f"  ... {len(frames) - 11} more frames ...")
+                continue
+            text = lines[frame.lineno - 1].strip() if frame.lineno and frame.lineno <= len(lines) else ""
+            parts.append(f"  line {frame.lineno}, in {frame.name}: {text}")
+    return "\n".join(parts)
+
+
+def _base_namespace(datasets: dict[str, pd.DataFrame], stdout: CappedWriter, saved: list) -> dict:
+    def save_dataset(frame, name: str, description: str = "") -> str:
+        """Keep ``frame`` as a new dataset of the session, available to later runs as ``name``."""
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError("save_dataset needs a pandas DataFrame")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError("save_dataset needs a valid Python identifier as the name")
+        if len(saved) >= MAX_SAVED_DATASETS:
+            raise RuntimeError(f"at most {MAX_SAVED_DATASETS} datasets can be saved per run")
+        path = Path("/scratch" if Path("/scratch").is_dir() else os.getcwd()) / f"saved-{len(saved)}.parquet"
+        frame.to_parquet(path, index=False)
+        saved.append({"name": name, "description": str(description)[:2000], "path": str(path)})
+        return name
+
+    namespace = {
+        "__name__": "__main__",
+        "__builtins__": __builtins__,
+        "pd": pd,
+        "np": np,
+        "px": px,
+        "go": go,
+        "plotly": plotly,
+        "pio": pio,
+        "make_subplots": make_subplots,
+        "plt": plt,
+        "matplotlib": matplotlib,
+        "sm": sm,
+        "smf": smf,
+        "stats": stats,
+        "save_dataset": save_dataset,
+        "print": _make_print(stdout),
+    }
+    namespace.update(datasets)
+    return namespace
+
+
+def load_datasets(specs: list[dict]) -> dict[str, pd.DataFrame]:
+    return {spec["name"]: pq.read_table(spec["path"], use_threads=False).to_pandas() for spec in specs}
+
+
+def run_blocks(blocks: list[dict], datasets: dict[str, pd.DataFrame]) -> dict:
+    """Run each block in one shared namespace; a failing block does not stop the next."""
+    stdout = CappedWriter()
+    saved: list[dict] = []
+    namespace = _base_namespace(datasets, stdout, saved)
+    recorder = FigureRecorder()
+    recorder.install()
+    plt.show = lambda *args, **kwargs: None
+    results, images = [], []
+    started = time.perf_counter()
+    sys.stdout = stdout
+    sys.stderr = CappedWriter(20_000)
+    try:
+        for block in blocks:
+            name, code = block["name"], block["code"]
+            recorder.block = name
+            error = None
+            try:
+                exec(compile(code, f"<{name}>", "exec"), namespace)
+            except BaseException as exc:  # SystemExit and KeyboardInterrupt end only the block
+                error = format_error(exc, block=name, code=code)
+            images.extend(_matplotlib_figures(name))
+            results.append({"name": name, "ok": error is None, "stdout": stdout.take(), "error": error})
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+    return {
+        "blocks": results,
+        "plotly": recorder.collect(),
+        "matplotlib": images[:MAX_FIGURES],
+        "saved": saved,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+    }
+
+
+def result_attachments(result: dict) -> list[bytes]:
+    """Read saved datasets back from scratch (they become frames after the result)."""
+    attachments = []
+    for index, item in enumerate(result["saved"]):
+        with open(item.pop("path"), "rb") as handle:
+            attachments.append(handle.read())
+        item["attachment"] = index
+    return attachments
+
+
+def encode_result(result: dict) -> bytes:
+    return json.dumps(result, default=str).encode()
+
+

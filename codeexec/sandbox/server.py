@@ -1,0 +1,314 @@
+"""The sandbox server: ``python -m codeexec.sandbox.server --socket PATH``.
+
+It imports the data stack once, then keeps a small pool of warm children forked from
+itself (already in their own namespaces where the host allows). For each connection it
+hands the socket to a warm child, which reads the request, runs it locked down, writes
+its result and exits; the server enforces the wall-clock limit, and after the child ends
+writes a status frame (exit code, signal, whether it timed out) on the same connection.
+
+The server is single-threaded and never runs user code itself. It starts with an empty
+environment apart from a few fixed variables, so no secret is there to inherit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Before numpy/OpenBLAS load: one thread each, and no interactive matplotlib backend.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_name] = "1"
+os.environ["MPLBACKEND"] = "Agg"
+
+import pyarrow  # noqa: E402
+
+from codeexec.sandbox import audit, isolation, protocol, runner  # noqa: E402
+
+pyarrow.set_cpu_count(1)
+pyarrow.set_io_thread_count(1)
+
+UID_BASE = 200_000
+UID_SPAN = 50_000
+
+
+@dataclass
+class Config:
+    socket_path: Path
+    root_dir: Path
+    level: str
+    wall_seconds: float
+    limits: isolation.Limits
+    scratch_bytes: int
+    pool_size: int
+
+
+@dataclass
+class Warm:
+    pid: int
+    channel: socket.socket
+    uid: int
+
+
+@dataclass
+class Active:
+    pid: int
+    connection: socket.socket
+    deadline: float
+    started: float
+    timed_out: bool = False
+
+
+@dataclass
+class ServerState:
+    warm: list[Warm] = field(default_factory=list)
+    active: dict[int, Active] = field(default_factory=dict)
+    next_uid: int = 0
+
+
+def _close_fds_except(keep: set[int]) -> None:
+    for fd in range(3, 1024):
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _child_main(config: Config, channel: socket.socket, uid: int) -> None:
+    """A warm child: wait for a connection, then serve exactly one request and exit."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _close_fds_except({channel.fileno()})
+    if config.level == "namespaces":
+        isolation.unshare_namespaces()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _, fds, _, _ = socket.recv_fds(channel, 16, 1)
+    channel.close()
+    if not fds:
+        os._exit(0)
+    connection = socket.socket(fileno=fds[0])
+    try:
+        _serve_one(config, connection, uid)
+    except BaseException as error:  # report what we can; the server adds the status
+        try:
+            protocol.send_json(connection, b"R", {"fatal": f"{type(error).__name__}: {error}"})
+        except OSError:
+            pass
+    os._exit(0)
+
+
+def _serve_one(config: Config, connection: socket.socket, uid: int) -> None:
+    frame = protocol.recv_frame(connection, max_bytes=64 * 1024 * 1024)
+    if frame is None or frame[0] != b"Q":
+        return
+    request = json.loads(frame[1])
+    if request.get("kind") == "info":
+        protocol.send_json(connection, b"R", {"level": config.level, "pid": os.getppid()})
+        return
+    limits = config.limits
+    cpu = min(int(request.get("cpu_seconds") or limits.cpu_seconds), limits.cpu_seconds)
+    limits = isolation.Limits(cpu_seconds=cpu, memory_bytes=limits.memory_bytes, file_bytes=limits.file_bytes)
+    base = isolation.current_address_space()
+    isolation.limit_address_space(limits, address_space_base=base)
+    datasets = runner.load_datasets(request.get("datasets") or [])
+    scratch = "/scratch"
+    if config.level == "namespaces":
+        root = config.root_dir
+        isolation.build_root(root=root, scratch_bytes=config.scratch_bytes, uid=uid)
+        isolation.enter_root(root)
+        isolation.drop_privileges(uid)
+    else:
+        scratch = _private_scratch(config)
+        os.chdir(scratch)
+    isolation.set_no_new_privs()
+    isolation.apply_limits(limits, address_space_base=base)
+    os.environ.clear()
+    os.environ.update({"HOME": scratch, "TMPDIR": scratch, "MPLCONFIGDIR": scratch, "PATH": "/usr/bin:/bin"})
+    audit.install(
+        read_roots=isolation.library_roots(), write_root=scratch, confine_files=config.level != "namespaces"
+    )
+    result = runner.run_blocks(request.get("blocks") or [], datasets)
+    attachments = runner.result_attachments(result)
+    protocol.send_frame(connection, b"R", runner.encode_result(result))
+    for attachment in attachments:
+        protocol.send_frame(connection, b"A", attachment)
+
+
+def _private_scratch(config: Config) -> str:
+    path = config.root_dir / f"scratch-{os.getpid()}"
+    path.mkdir(mode=0o700)
+    return str(path)
+
+
+class SandboxServer:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.state = ServerState()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.selector = selectors.DefaultSelector()
+        self.stopping = False
+
+    def _next_uid(self) -> int:
+        self.state.next_uid = (self.state.next_uid + 1) % UID_SPAN
+        return UID_BASE + self.state.next_uid
+
+    def _spawn_warm(self) -> None:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        uid = self._next_uid()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                parent_end.close()
+                self.listener.close()
+                _child_main(self.config, child_end, uid)
+            finally:
+                os._exit(1)
+        child_end.close()
+        self.state.warm.append(Warm(pid=pid, channel=parent_end, uid=uid))
+
+    def _dispatch(self, connection: socket.socket) -> None:
+        while self.state.warm:
+            warm = self.state.warm.pop(0)
+            try:
+                socket.send_fds(warm.channel, [b"x"], [connection.fileno()])
+            except OSError:
+                warm.channel.close()
+                continue
+            warm.channel.close()
+            now = time.monotonic()
+            self.state.active[warm.pid] = Active(
+                pid=warm.pid, connection=connection, deadline=now + self.config.wall_seconds, started=now
+            )
+            return
+        protocol.send_json(connection, b"S", {"error": "no sandbox worker could be started"})
+        connection.close()
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            shutil.rmtree(self.config.root_dir / f"scratch-{pid}", ignore_errors=True)
+            active = self.state.active.pop(pid, None)
+            if active is None:
+                self.state.warm = [w for w in self.state.warm if w.pid != pid]
+                continue
+            report = {
+                "exit_code": os.waitstatus_to_exitcode(status),
+                "timed_out": active.timed_out,
+                "wall_ms": round((time.monotonic() - active.started) * 1000, 2),
+            }
+            try:
+                protocol.send_json(active.connection, b"S", report)
+            except OSError:
+                pass
+            active.connection.close()
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for active in self.state.active.values():
+            if not active.timed_out and now >= active.deadline:
+                active.timed_out = True
+                try:
+                    os.kill(active.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def serve_forever(self) -> None:
+        path = self.config.socket_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.unlink()
+        self.listener.bind(str(path))
+        os.chmod(path, 0o600)
+        self.listener.listen(64)
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        # SIGCHLD wakes the loop at once, so the status frame follows a child's exit
+        # without waiting for the select timeout.
+        wake_read, wake_write = socket.socketpair()
+        wake_read.setblocking(False)
+        wake_write.setblocking(False)
+        signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.selector.register(wake_read, selectors.EVENT_READ, "wake")
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
+        signal.signal(signal.SIGINT, lambda *_: setattr(self, "stopping", True))
+        while len(self.state.warm) < self.config.pool_size:
+            self._spawn_warm()
+        print(json.dumps({"event": "ready", "level": self.config.level, "pid": os.getpid()}), flush=True)
+        while not self.stopping:
+            for key, _mask in self.selector.select(timeout=0.05):
+                if key.data == "wake":
+                    try:
+                        while key.fileobj.recv(4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    continue
+                try:
+                    connection, _ = self.listener.accept()
+                except OSError:
+                    continue
+                self._dispatch(connection)
+            self._reap()
+            self._enforce_deadlines()
+            while len(self.state.warm) < self.config.pool_size and not self.stopping:
+                self._spawn_warm()
+        for pid in [w.pid for w in self.state.warm] + list(self.state.active):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        path.unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the code sandbox server.")
+    parser.add_argument("--socket", required=True, type=Path)
+    parser.add_argument("--root-dir", type=Path, help="empty directory used as the children's mount point")
+    parser.add_argument("--isolation", choices=["auto", *isolation.LEVELS], default="auto")
+    parser.add_argument("--wall-seconds", type=float, default=30.0)
+    parser.add_argument("--cpu-seconds", type=int, default=30)
+    parser.add_argument("--memory-mb", type=int, default=2048)
+    parser.add_argument("--file-mb", type=int, default=100)
+    parser.add_argument("--pool-size", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    available = isolation.detect_level()
+    if args.isolation == "auto":
+        level = available
+    elif isolation.LEVELS.index(args.isolation) > isolation.LEVELS.index(available):
+        print(json.dumps({"event": "refused", "wanted": args.isolation, "available": available}), flush=True)
+        raise SystemExit(f"isolation {args.isolation!r} is not available on this host (best: {available!r})")
+    else:
+        level = args.isolation
+    root_dir = args.root_dir or args.socket.parent / "sandbox-root"
+    root_dir.mkdir(parents=True, exist_ok=True)
+    config = Config(
+        socket_path=args.socket,
+        root_dir=root_dir,
+        level=level,
+        wall_seconds=args.wall_seconds,
+        limits=isolation.Limits(
+            cpu_seconds=args.cpu_seconds, memory_bytes=args.memory_mb * 1024 * 1024, file_bytes=args.file_mb * 1024 * 1024
+        ),
+        scratch_bytes=args.file_mb * 1024 * 1024 * 2,
+        pool_size=args.pool_size,
+    )
+    SandboxServer(config).serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
