@@ -73,15 +73,18 @@ def _process_memory() -> dict:
     return {"ok": True, "rss_mb": round(rss_kb / 1024, 1), "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
-def _sandbox_status() -> dict:
-    """Filled in by the sandbox (codeexec) once it exists; not yet a required part."""
-    return {"ok": True, "required": False, "status": "not_configured"}
+def _check_sandbox() -> dict:
+    """A real round trip through a sandbox child; reports the isolation level reached."""
+    from codeexec.client import sandbox_info
+
+    return sandbox_info()
 
 
 REQUIRED_CHECKS: dict[str, Callable[[], dict]] = {
     "database": _check_database,
     "channel_layer": _check_channel_layer,
     "storage": _check_storage,
+    "sandbox": _check_sandbox,
 }
 
 
@@ -97,7 +100,6 @@ def run_checks() -> tuple[bool, dict]:
             detail = {"ok": False, "error": f"{type(error).__name__}: {error}"[:300]}
         detail["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
         results[name] = detail
-    results["sandbox"] = _sandbox_status()
     results["memory"] = _process_memory()
     return healthy, results
 

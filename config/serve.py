@@ -9,6 +9,7 @@ Changes from plain ``daphne``:
 * Bodies over the upload limit are refused with 413 from their Content-Length (or as
   chunks arrive), before Twisted buffers them to disk.
 * No daphne access log: it prints query strings (see ``config.middleware``).
+* The code sandbox is started (and supervised) with the server in the embedded setup.
 * Daphne hands the body to the application in 8 KiB messages, and its command line
   cannot change that; 1 MiB messages cut the per-message overhead. Django still spools
   the body to disk as it arrives, so memory stays bounded.
@@ -96,6 +97,14 @@ class AnalystServer(Server):
 
 class AnalystCommandLine(CommandLineInterface):
     server_class = AnalystServer
+
+    def load_asgi_app(self, asgi_app_path: str):
+        application = super().load_asgi_app(asgi_app_path)
+        # Start the sandbox now, so the first execution does not wait for its imports.
+        from codeexec import supervisor
+
+        supervisor.ensure_started()
+        return application
 
 
 if __name__ == "__main__":

@@ -149,6 +149,29 @@ ALLOW_ANONYMOUS = env.bool("ALLOW_ANONYMOUS", default=True)
 ANALYSIS_SESSION_IDLE_HOURS = env.float("SESSION_IDLE_HOURS", default=72.0)
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
+# --- code sandbox ---------------------------------------------------------------------
+def _sandbox_socket() -> str:
+    configured = env.str("SANDBOX_SOCKET", default="")
+    if configured:
+        return configured
+    path = DATA_DIR / "sandbox" / "sandbox.sock"
+    if len(str(path)) > 100:  # Unix socket paths are limited to 108 bytes
+        import hashlib
+
+        path = Path("/tmp") / f"analyst-sandbox-{hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:16]}.sock"
+    return str(path)
+
+
+SANDBOX_SOCKET = _sandbox_socket()
+SANDBOX_AUTOSTART = env.bool("SANDBOX_AUTOSTART", default=True)
+SANDBOX_ISOLATION = env.str("SANDBOX_ISOLATION", default="auto")
+SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=30.0)
+SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=30)
+SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=2048)
+SANDBOX_FILE_MB = env.int("SANDBOX_FILE_MB", default=100)
+SANDBOX_POOL_SIZE = env.int("SANDBOX_POOL_SIZE", default=2)
+MAX_CODE_BYTES = env.int("MAX_CODE_BYTES", default=256 * 1024)
+
 # --- language models ------------------------------------------------------------------
 MODEL_PROVIDER = env.str("MODEL_PROVIDER", default="")
 MODEL_NAME = env.str("MODEL_NAME", default="")

@@ -17,3 +17,8 @@ MODEL_NAME = ""
 PROVIDER_API_KEYS = {name: "" for name in PROVIDER_API_KEYS}  # noqa: F405
 ALLOW_ANONYMOUS = True
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Short sandbox limits keep the attack corpus (infinite loops, sleeps) fast.
+SANDBOX_WALL_SECONDS = 4.0
+SANDBOX_CPU_SECONDS = 2
+SANDBOX_MEMORY_MB = 1024
+SANDBOX_FILE_MB = 20

@@ -12,6 +12,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
     path("", include("sessions_app.urls")),
+    path("", include("codeexec.urls")),
 ]
 
 handler400 = "config.errors.json_bad_request"

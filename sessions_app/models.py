@@ -70,6 +70,7 @@ class Dataset(models.Model):
         EXCEL = "excel"
         JSON = "json"
         PARQUET = "parquet"
+        DERIVED = "derived"
 
     session = models.ForeignKey(AnalysisSession, on_delete=models.CASCADE, related_name="datasets")
     name = models.CharField(max_length=64, help_text="Python variable name in executed code")

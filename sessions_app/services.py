@@ -34,9 +34,16 @@ from sessions_app.catalogue import (
 )
 from sessions_app.crypto import secret_encrypt
 from sessions_app.dataset_names import clean_dataset_name, unique_dataset_name
-from sessions_app.ingest import ParsedTable, unique_column_names
+from sessions_app.ingest import ParsedTable, normalise_table, unique_column_names
 from sessions_app.models import AnalysisSession, Dataset, DatasetFile
-from sessions_app.selectors import json_safe, parquet_open, session_get_for_user, session_idle_cutoff
+from codeexec.client import DatasetInput, SavedDataset
+from sessions_app.selectors import (
+    json_safe,
+    parquet_open,
+    session_datasets,
+    session_get_for_user,
+    session_idle_cutoff,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -385,3 +392,52 @@ def describe_preview(*, headers: list[str], rows: list[list], existing: str = ""
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+# --- the sandbox's view of the session ------------------------------------------------------
+
+
+def dataset_local_path(*, dataset_file: DatasetFile) -> str:
+    """A local filesystem path of the Parquet file, copied once from remote storage if needed."""
+    try:
+        return default_storage.path(dataset_file.storage_name)
+    except NotImplementedError:
+        cache_path = Path(settings.DATA_DIR) / "dataset-cache" / f"{dataset_file.sha256}.parquet"
+        if not cache_path.exists():
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache_path.with_suffix(".partial")
+            with default_storage.open(dataset_file.storage_name, "rb") as source, open(partial, "wb") as target:
+                for chunk in iter(lambda: source.read(1 << 20), b""):
+                    target.write(chunk)
+            partial.rename(cache_path)
+        return str(cache_path)
+
+
+def session_dataset_inputs(*, session: AnalysisSession) -> list[DatasetInput]:
+    return [
+        DatasetInput(name=dataset.name, path=dataset_local_path(dataset_file=dataset.file))
+        for dataset in session_datasets(session=session)
+    ]
+
+
+def datasets_save_from_sandbox(*, session: AnalysisSession, saved: list[SavedDataset]) -> list[Dataset]:
+    """Datasets the code kept with ``save_dataset(frame, name)`` join the session."""
+    if not saved:
+        return []
+    new = []
+    for item in saved:
+        try:
+            table = pq.read_table(pa.BufferReader(item.data))
+        except (pa.ArrowException, OSError):
+            continue
+        name = clean_dataset_name(item.name)
+        new.append(
+            NewDataset(
+                name=name,
+                display_name=f"{name} (derived)",
+                description=item.description or describe_table(name=name, table=table),
+                source=Dataset.Source.DERIVED,
+                table=normalise_table(table),
+            )
+        )
+    return datasets_install(session=session, new=new, replace=False)

@@ -38,6 +38,7 @@ MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 
 LEVELS = ("process", "namespaces")
 
@@ -138,6 +139,13 @@ def drop_privileges(uid: int) -> None:
     os.setresuid(uid, uid, uid)
     if os.getuid() == 0 or os.geteuid() == 0:
         raise IsolationError("still root after setuid")
+
+
+def die_with_parent() -> None:
+    """SIGKILL this process when the server that forked it dies."""
+    import signal
+
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
 
 
 def set_no_new_privs() -> None:

@@ -1,7 +1,8 @@
 """Length-prefixed frames over a Unix socket: one byte of kind, eight of length, payload.
 
-Kinds: ``Q`` request (JSON), ``R`` result (JSON), ``A`` attachment (bytes, follows its
-result), ``S`` status from the server after the child ended (JSON). A child runs
+Kinds: ``Q`` request (JSON), ``B`` one block's result (JSON, sent as each block ends),
+``R`` the run's result (JSON), ``A`` attachment (bytes, after its result), ``S`` status
+from the server after the child ended (JSON). A child runs
 untrusted code and can write anything to its socket, so readers treat every frame as
 untrusted: sizes are capped and JSON is validated by the caller.
 """

@@ -14,7 +14,6 @@ import os
 import sys
 import time
 import traceback
-import weakref
 from pathlib import Path
 
 import matplotlib
@@ -96,7 +95,9 @@ class FigureRecorder:
     """Remembers every Plotly figure constructed during the run, in creation order."""
 
     def __init__(self) -> None:
-        self.figures: list[tuple[str, weakref.ref | BaseFigure]] = []
+        self.figures: list[BaseFigure] = []
+        self.seen: set[int] = set()
+        self.count = 0
         self.block = "unknown"
         self._original_init = BaseFigure.__init__
 
@@ -106,29 +107,33 @@ class FigureRecorder:
 
         def recording_init(figure, *args, **kwargs):
             original(figure, *args, **kwargs)
-            recorder.figures.append((recorder.block, figure))
+            recorder.figures.append(figure)
 
         BaseFigure.__init__ = recording_init
         BaseFigure.show = lambda figure, *args, **kwargs: None
         pio.show = lambda *args, **kwargs: None
 
-    def collect(self) -> list[dict]:
-        seen: set[int] = set()
+    def collect(self) -> list[str]:
+        """JSON of the figures created since the last call (each figure once)."""
         result = []
-        for block, figure in self.figures:
-            if id(figure) in seen or not (figure.data or figure.layout.title.text):
+        for figure in self.figures:
+            if id(figure) in self.seen or not (figure.data or figure.layout.title.text):
                 continue
-            seen.add(id(figure))
-            result.append({"block": block, "json": figure.to_json()})
-        return result[:MAX_FIGURES]
+            self.seen.add(id(figure))
+            if self.count < MAX_FIGURES:
+                result.append(figure.to_json())
+                self.count += 1
+        self.figures.clear()
+        return result
 
 
-def _matplotlib_figures(block: str) -> list[dict]:
+def _matplotlib_figures() -> list[str]:
+    """Base64 PNGs of the open matplotlib figures, which are then closed."""
     images = []
     for number in plt.get_fignums()[:MAX_FIGURES]:
         buffer = io.BytesIO()
         plt.figure(number).savefig(buffer, format="png", dpi=100, bbox_inches="tight", facecolor="white")
-        images.append({"block": block, "png_base64": base64.b64encode(buffer.getvalue()).decode()})
+        images.append(base64.b64encode(buffer.getvalue()).decode())
     plt.close("all")
     return images
 
@@ -201,15 +206,18 @@ def load_datasets(specs: list[dict]) -> dict[str, pd.DataFrame]:
     return {spec["name"]: pq.read_table(spec["path"], use_threads=False).to_pandas() for spec in specs}
 
 
-def run_blocks(blocks: list[dict], datasets: dict[str, pd.DataFrame]) -> dict:
-    """Run each block in one shared namespace; a failing block does not stop the next."""
+def run_blocks(blocks: list[dict], datasets: dict[str, pd.DataFrame], on_block) -> dict:
+    """Run each block in one shared namespace; a failing block does not stop the next.
+
+    ``on_block`` receives each block's result (stdout, error, its figures) as soon as the
+    block ends, so what finished survives a later block being killed.
+    """
     stdout = CappedWriter()
     saved: list[dict] = []
     namespace = _base_namespace(datasets, stdout, saved)
     recorder = FigureRecorder()
     recorder.install()
     plt.show = lambda *args, **kwargs: None
-    results, images = [], []
     started = time.perf_counter()
     sys.stdout = stdout
     sys.stderr = CappedWriter(20_000)
@@ -222,17 +230,19 @@ def run_blocks(blocks: list[dict], datasets: dict[str, pd.DataFrame]) -> dict:
                 exec(compile(code, f"<{name}>", "exec"), namespace)
             except BaseException as exc:  # SystemExit and KeyboardInterrupt end only the block
                 error = format_error(exc, block=name, code=code)
-            images.extend(_matplotlib_figures(name))
-            results.append({"name": name, "ok": error is None, "stdout": stdout.take(), "error": error})
+            on_block(
+                {
+                    "name": name,
+                    "ok": error is None,
+                    "stdout": stdout.take(),
+                    "error": error,
+                    "plotly": recorder.collect(),
+                    "matplotlib": _matplotlib_figures(),
+                }
+            )
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    return {
-        "blocks": results,
-        "plotly": recorder.collect(),
-        "matplotlib": images[:MAX_FIGURES],
-        "saved": saved,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-    }
+    return {"saved": saved, "duration_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
 def result_attachments(result: dict) -> list[bytes]:

@@ -49,6 +49,7 @@ class Config:
     limits: isolation.Limits
     scratch_bytes: int
     pool_size: int
+    parent_pid: int | None = None
 
 
 @dataclass
@@ -85,6 +86,7 @@ def _close_fds_except(keep: set[int]) -> None:
 
 def _child_main(config: Config, channel: socket.socket, uid: int) -> None:
     """A warm child: wait for a connection, then serve exactly one request and exit."""
+    isolation.die_with_parent()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _close_fds_except({channel.fileno()})
@@ -136,7 +138,11 @@ def _serve_one(config: Config, connection: socket.socket, uid: int) -> None:
     audit.install(
         read_roots=isolation.library_roots(), write_root=scratch, confine_files=config.level != "namespaces"
     )
-    result = runner.run_blocks(request.get("blocks") or [], datasets)
+    result = runner.run_blocks(
+        request.get("blocks") or [],
+        datasets,
+        on_block=lambda block: protocol.send_frame(connection, b"B", runner.encode_result(block)),
+    )
     attachments = runner.result_attachments(result)
     protocol.send_frame(connection, b"R", runner.encode_result(result))
     for attachment in attachments:
@@ -264,6 +270,8 @@ class SandboxServer:
                 self._dispatch(connection)
             self._reap()
             self._enforce_deadlines()
+            if self.config.parent_pid and os.getppid() != self.config.parent_pid:
+                self.stopping = True
             while len(self.state.warm) < self.config.pool_size and not self.stopping:
                 self._spawn_warm()
         for pid in [w.pid for w in self.state.warm] + list(self.state.active):
@@ -284,6 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memory-mb", type=int, default=2048)
     parser.add_argument("--file-mb", type=int, default=100)
     parser.add_argument("--pool-size", type=int, default=2)
+    parser.add_argument("--parent-pid", type=int, help="exit when this process (the supervisor) is gone")
     args = parser.parse_args(argv)
 
     available = isolation.detect_level()
@@ -306,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
         scratch_bytes=args.file_mb * 1024 * 1024 * 2,
         pool_size=args.pool_size,
+        parent_pid=args.parent_pid,
     )
     SandboxServer(config).serve_forever()
 

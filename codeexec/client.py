@@ -1,0 +1,185 @@
+"""The web process's side of the sandbox: send blocks and dataset paths, get results.
+
+Every sandbox failure becomes an ApplicationError: a 503 when the sandbox is not there
+or died mid-request (it is restarted), and an in-band error (not an HTTP error) when the
+user's code hit a limit, since that is an answer about the code.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from codeexec import supervisor
+from codeexec.sandbox import protocol
+from config.errors import ApplicationError
+
+CONNECT_WAIT_SECONDS = 20.0
+
+
+class SandboxUnavailable(ApplicationError):
+    status_code = 503
+    code = "sandbox_unavailable"
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    name: str
+    path: str
+
+
+@dataclass
+class SavedDataset:
+    name: str
+    description: str
+    data: bytes
+
+
+@dataclass
+class BlockOutcome:
+    name: str
+    ok: bool
+    stdout: str
+    error: str | None
+    plotly: list[str]
+    matplotlib: list[str]
+
+
+@dataclass
+class SandboxOutcome:
+    blocks: list[BlockOutcome] = field(default_factory=list)
+    saved: list[SavedDataset] = field(default_factory=list)
+    duration_ms: float = 0.0
+    wall_ms: float = 0.0
+    # Set when the run as a whole was stopped (time or memory limit, crash).
+    failure: str | None = None
+
+
+def _connect() -> socket.socket:
+    path = str(settings.SANDBOX_SOCKET)
+    deadline = time.monotonic() + CONNECT_WAIT_SECONDS
+    started_supervisor = False
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(path)
+            return sock
+        except OSError:
+            sock.close()
+            if not started_supervisor:
+                supervisor.ensure_started()
+                started_supervisor = True
+            if time.monotonic() > deadline or not settings.SANDBOX_AUTOSTART:
+                raise SandboxUnavailable(
+                    "The code sandbox is not running. It restarts by itself in the embedded setup; "
+                    "in the scale-out setup start it with `manage.py run_sandbox`."
+                ) from None
+            time.sleep(0.1)
+
+
+def _exchange(request: dict) -> tuple[list[dict], dict | None, list[bytes], dict]:
+    sock = _connect()
+    sock.settimeout(settings.SANDBOX_WALL_SECONDS + 15)
+    blocks: list[dict] = []
+    result: dict | None = None
+    attachments: list[bytes] = []
+    status: dict | None = None
+    try:
+        protocol.send_json(sock, b"Q", request)
+        while True:
+            frame = protocol.recv_frame(sock)
+            if frame is None:
+                break
+            kind, payload = frame
+            if kind == b"B":
+                blocks.append(json.loads(payload))
+            elif kind == b"R" and result is None:
+                result = json.loads(payload)
+            elif kind == b"A":
+                attachments.append(payload)
+            elif kind == b"S":
+                status = json.loads(payload)
+                break
+    except (OSError, protocol.ProtocolError, ValueError) as error:
+        if status is None and result is None and not blocks:
+            raise SandboxUnavailable(
+                f"The sandbox stopped while running this code ({type(error).__name__}); it is being restarted. "
+                "Try again."
+            ) from None
+    finally:
+        sock.close()
+    if status is None:
+        raise SandboxUnavailable("The sandbox stopped while running this code; it is being restarted. Try again.")
+    return blocks, (result if isinstance(result, dict) else None), attachments, status
+
+
+def _failure_message(status: dict) -> str:
+    code = status.get("exit_code")
+    if status.get("timed_out"):
+        return f"Execution stopped: it ran longer than the {settings.SANDBOX_WALL_SECONDS:g} s time limit."
+    if code == -24:  # SIGXCPU
+        return f"Execution stopped: it used more than {settings.SANDBOX_CPU_SECONDS} s of CPU time."
+    if code == -25:  # SIGXFSZ
+        return f"Execution stopped: it wrote a file larger than {settings.SANDBOX_FILE_MB} MB."
+    if code == -9:
+        return "Execution stopped: it was killed (most likely it ran out of memory)."
+    if code == 0:
+        return "Execution ended without reporting a result (the code exited the interpreter)."
+    return f"Execution crashed (exit status {code})."
+
+
+def _block(item: object) -> BlockOutcome | None:
+    if not isinstance(item, dict):
+        return None
+    return BlockOutcome(
+        name=str(item.get("name")),
+        ok=item.get("ok") is True,
+        stdout=str(item.get("stdout") or ""),
+        error=str(item["error"]) if item.get("error") else None,
+        plotly=[f for f in item.get("plotly") or [] if isinstance(f, str)],
+        matplotlib=[f for f in item.get("matplotlib") or [] if isinstance(f, str)],
+    )
+
+
+def sandbox_run(*, blocks: list[dict], datasets: list[DatasetInput]) -> SandboxOutcome:
+    """Run ``blocks`` ([{name, code}]) with ``datasets`` loaded under their names."""
+    request = {"blocks": blocks, "datasets": [{"name": d.name, "path": d.path} for d in datasets]}
+    block_items, result, attachments, status = _exchange(request)
+    outcome = SandboxOutcome(
+        blocks=[b for b in map(_block, block_items) if b is not None], wall_ms=float(status.get("wall_ms") or 0)
+    )
+    if result is None or "fatal" in result:
+        if result and "fatal" in result:
+            outcome.failure = f"The sandbox could not run the code: {result['fatal']}"
+        else:
+            outcome.failure = _failure_message(status)
+        return outcome
+    outcome.duration_ms = float(result.get("duration_ms") or 0)
+    for item in result.get("saved") or []:
+        index = item.get("attachment") if isinstance(item, dict) else None
+        if isinstance(index, int) and 0 <= index < len(attachments):
+            outcome.saved.append(
+                SavedDataset(
+                    name=str(item.get("name")), description=str(item.get("description") or ""), data=attachments[index]
+                )
+            )
+    if status.get("exit_code") not in (0, None) or status.get("timed_out"):
+        outcome.failure = _failure_message(status)
+    return outcome
+
+
+def sandbox_info() -> dict:
+    """A round trip through a real child: proves the sandbox works and names its level."""
+    _, result, _, status = _exchange({"kind": "info"})
+    if not result or "level" not in result:
+        raise SandboxUnavailable("The sandbox did not answer.")
+    return {"isolation": result["level"], "server_pid": result.get("pid"), "wall_ms": status.get("wall_ms")}
+
+
+def socket_path() -> Path:
+    return Path(settings.SANDBOX_SOCKET)
