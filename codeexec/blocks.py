@@ -57,8 +57,10 @@ def clean_code(code: str) -> str:
             if stripped not in imports:
                 imports.append(stripped)
             continue
-        if MARKER.match(stripped) and MARKER.match(stripped).group(2).lower() == "start" and any(
-            part.strip() for part in sections[-1]
+        if (
+            MARKER.match(stripped)
+            and MARKER.match(stripped).group(2).lower() == "start"
+            and any(part.strip() for part in sections[-1])
         ):
             sections.append([])
         sections[-1].append(line)

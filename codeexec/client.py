@@ -22,7 +22,7 @@ from config.errors import ApplicationError
 CONNECT_WAIT_SECONDS = 20.0
 
 
-class SandboxUnavailable(ApplicationError):
+class SandboxUnavailableError(ApplicationError):
     status_code = 503
     code = "sandbox_unavailable"
 
@@ -75,7 +75,7 @@ def _connect() -> socket.socket:
                 supervisor.ensure_started()
                 started_supervisor = True
             if time.monotonic() > deadline or not settings.SANDBOX_AUTOSTART:
-                raise SandboxUnavailable(
+                raise SandboxUnavailableError(
                     "The code sandbox is not running. It restarts by itself in the embedded setup; "
                     "in the scale-out setup start it with `manage.py run_sandbox`."
                 ) from None
@@ -107,14 +107,14 @@ def _exchange(request: dict) -> tuple[list[dict], dict | None, list[bytes], dict
                 break
     except (OSError, protocol.ProtocolError, ValueError) as error:
         if status is None and result is None and not blocks:
-            raise SandboxUnavailable(
+            raise SandboxUnavailableError(
                 f"The sandbox stopped while running this code ({type(error).__name__}); it is being restarted. "
                 "Try again."
             ) from None
     finally:
         sock.close()
     if status is None:
-        raise SandboxUnavailable("The sandbox stopped while running this code; it is being restarted. Try again.")
+        raise SandboxUnavailableError("The sandbox stopped while running this code; it is being restarted. Try again.")
     return blocks, (result if isinstance(result, dict) else None), attachments, status
 
 
@@ -177,7 +177,7 @@ def sandbox_info() -> dict:
     """A round trip through a real child: proves the sandbox works and names its level."""
     _, result, _, status = _exchange({"kind": "info"})
     if not result or "level" not in result:
-        raise SandboxUnavailable("The sandbox did not answer.")
+        raise SandboxUnavailableError("The sandbox did not answer.")
     return {"isolation": result["level"], "server_pid": result.get("pid"), "wall_ms": status.get("wall_ms")}
 
 

@@ -149,6 +149,7 @@ ALLOW_ANONYMOUS = env.bool("ALLOW_ANONYMOUS", default=True)
 ANALYSIS_SESSION_IDLE_HOURS = env.float("SESSION_IDLE_HOURS", default=72.0)
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
+
 # --- code sandbox ---------------------------------------------------------------------
 def _sandbox_socket() -> str:
     configured = env.str("SANDBOX_SOCKET", default="")

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from codeexec.client import DatasetInput, SavedDataset
 from config.errors import ApplicationError
 from sessions_app import default_dataset
 from sessions_app.catalogue import (
@@ -36,7 +37,6 @@ from sessions_app.crypto import secret_encrypt
 from sessions_app.dataset_names import clean_dataset_name, unique_dataset_name
 from sessions_app.ingest import ParsedTable, normalise_table, unique_column_names
 from sessions_app.models import AnalysisSession, Dataset, DatasetFile
-from codeexec.client import DatasetInput, SavedDataset
 from sessions_app.selectors import (
     json_safe,
     parquet_open,

@@ -66,7 +66,7 @@ PATH_EVENTS = frozenset(
 )
 
 
-class SandboxViolation(PermissionError):
+class SandboxViolationError(PermissionError):
     pass
 
 
@@ -90,16 +90,18 @@ def install(*, read_roots: list[str], write_root: str, confine_files: bool) -> N
 
     def hook(event: str, args: tuple) -> None:
         if event in ALWAYS_BLOCKED:
-            raise SandboxViolation(f"{event} is not allowed in the sandbox")
+            raise SandboxViolationError(f"{event} is not allowed in the sandbox")
         if event == "os.kill" and args and args[0] != own_pid:
-            raise SandboxViolation("signals to other processes are not allowed in the sandbox")
+            raise SandboxViolationError("signals to other processes are not allowed in the sandbox")
         if confine_files and event in PATH_EVENTS and args:
-            writing = event != "open" or (len(args) > 1 and isinstance(args[1], str) and any(c in args[1] for c in "wax+"))
+            writing = event != "open" or (
+                len(args) > 1 and isinstance(args[1], str) and any(c in args[1] for c in "wax+")
+            )
             if event == "open" and len(args) > 2 and isinstance(args[2], int) and args[2] & (os.O_WRONLY | os.O_RDWR):
                 writing = True
             if event in ("os.listdir", "os.scandir"):
                 writing = False
             if not allowed_path(args[0], writing):
-                raise SandboxViolation(f"{event} of {args[0]!r} is outside the sandbox")
+                raise SandboxViolationError(f"{event} of {args[0]!r} is outside the sandbox")
 
     sys.addaudithook(hook)

@@ -31,7 +31,6 @@ import statsmodels.formula.api as smf
 from plotly.basedatatypes import BaseFigure
 from plotly.subplots import make_subplots
 
-
 MAX_OUTPUT_CHARS = 200_000
 MAX_FIGURES = 30
 MAX_SAVED_DATASETS = 10
@@ -257,5 +256,3 @@ def result_attachments(result: dict) -> list[bytes]:
 
 def encode_result(result: dict) -> bytes:
     return json.dumps(result, default=str).encode()
-
-

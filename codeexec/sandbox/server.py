@@ -13,6 +13,7 @@ environment apart from a few fixed variables, so no secret is there to inherit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import selectors
@@ -78,10 +79,8 @@ class ServerState:
 def _close_fds_except(keep: set[int]) -> None:
     for fd in range(3, 1024):
         if fd not in keep:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def _child_main(config: Config, channel: socket.socket, uid: int) -> None:
@@ -101,10 +100,8 @@ def _child_main(config: Config, channel: socket.socket, uid: int) -> None:
     try:
         _serve_one(config, connection, uid)
     except BaseException as error:  # report what we can; the server adds the status
-        try:
+        with contextlib.suppress(OSError):
             protocol.send_json(connection, b"R", {"fatal": f"{type(error).__name__}: {error}"})
-        except OSError:
-            pass
     os._exit(0)
 
 
@@ -135,9 +132,7 @@ def _serve_one(config: Config, connection: socket.socket, uid: int) -> None:
     isolation.apply_limits(limits, address_space_base=base)
     os.environ.clear()
     os.environ.update({"HOME": scratch, "TMPDIR": scratch, "MPLCONFIGDIR": scratch, "PATH": "/usr/bin:/bin"})
-    audit.install(
-        read_roots=isolation.library_roots(), write_root=scratch, confine_files=config.level != "namespaces"
-    )
+    audit.install(read_roots=isolation.library_roots(), write_root=scratch, confine_files=config.level != "namespaces")
     result = runner.run_blocks(
         request.get("blocks") or [],
         datasets,
@@ -216,10 +211,8 @@ class SandboxServer:
                 "timed_out": active.timed_out,
                 "wall_ms": round((time.monotonic() - active.started) * 1000, 2),
             }
-            try:
+            with contextlib.suppress(OSError):
                 protocol.send_json(active.connection, b"S", report)
-            except OSError:
-                pass
             active.connection.close()
 
     def _enforce_deadlines(self) -> None:
@@ -227,10 +220,8 @@ class SandboxServer:
         for active in self.state.active.values():
             if not active.timed_out and now >= active.deadline:
                 active.timed_out = True
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(active.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
     def serve_forever(self) -> None:
         path = self.config.socket_path
@@ -275,10 +266,8 @@ class SandboxServer:
             while len(self.state.warm) < self.config.pool_size and not self.stopping:
                 self._spawn_warm()
         for pid in [w.pid for w in self.state.warm] + list(self.state.active):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         path.unlink(missing_ok=True)
 
 
@@ -311,7 +300,9 @@ def main(argv: list[str] | None = None) -> None:
         level=level,
         wall_seconds=args.wall_seconds,
         limits=isolation.Limits(
-            cpu_seconds=args.cpu_seconds, memory_bytes=args.memory_mb * 1024 * 1024, file_bytes=args.file_mb * 1024 * 1024
+            cpu_seconds=args.cpu_seconds,
+            memory_bytes=args.memory_mb * 1024 * 1024,
+            file_bytes=args.file_mb * 1024 * 1024,
         ),
         scratch_bytes=args.file_mb * 1024 * 1024 * 2,
         pool_size=args.pool_size,

@@ -38,8 +38,7 @@ def test_agent_blocks_get_their_own_sections(client, session_id):
     )
     body = execute(client, session_id, code).json()
     assert body["output"] == (
-        "\n\n=== OUTPUT FROM PREPROCESSING_AGENT ===\n1704\n\n"
-        "\n\n=== OUTPUT FROM DATA_VIZ_AGENT ===\n3408\n\n"
+        "\n\n=== OUTPUT FROM PREPROCESSING_AGENT ===\n1704\n\n\n\n=== OUTPUT FROM DATA_VIZ_AGENT ===\n3408\n\n"
     )
 
 
@@ -108,16 +107,19 @@ def test_save_dataset_adds_a_derived_dataset(client, session_id):
 
 
 def test_uploaded_datasets_are_loaded_under_their_names(client, session_id):
-    client.post("/upload_dataframe", {"file": csv_file("a,b\n1,2\n3,4\n"), "name": "sales"}, HTTP_X_SESSION_ID=session_id)
+    client.post(
+        "/upload_dataframe", {"file": csv_file("a,b\n1,2\n3,4\n"), "name": "sales"}, HTTP_X_SESSION_ID=session_id
+    )
     body = execute(client, session_id, "print(sales.b.sum())").json()
     assert body["output"] == "\n\n=== OUTPUT FROM UNKNOWN_AGENT ===\n6\n\n"
 
 
 def test_dataframe_print_is_a_table_block(client, session_id):
     body = execute(client, session_id, "print(df.head(2)[['country', 'year']])").json()
-    assert "<TABLE_START>\n | country | year\n0 | Afghanistan | 1952\n1 | Afghanistan | 1957\n<TABLE_END>" in body[
-        "output"
-    ]
+    assert (
+        "<TABLE_START>\n | country | year\n0 | Afghanistan | 1952\n1 | Afghanistan | 1957\n<TABLE_END>"
+        in body["output"]
+    )
 
 
 def test_empty_code_is_400(client, session_id):
@@ -145,9 +147,7 @@ def test_execution_is_recorded_per_message_and_latest_code_is_returned(client, s
     assert execution.failed_agents == ["unknown_agent"]
     assert execution.error_messages["unknown_agent"].startswith("NameError: name 'undefined_name' is not defined")
     assert (execution.model_provider, execution.model_name) == ("offline", "offline-analyst")
-    body = client.post(
-        "/code/get-latest-code", {"message_id": 77}, format="json", HTTP_X_SESSION_ID=session_id
-    ).json()
+    body = client.post("/code/get-latest-code", {"message_id": 77}, format="json", HTTP_X_SESSION_ID=session_id).json()
     assert body == {
         "found": True,
         "message_id": 77,
