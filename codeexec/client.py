@@ -82,6 +82,13 @@ def _connect() -> socket.socket:
             time.sleep(0.1)
 
 
+def _complete(result: dict | None, attachments: list[bytes]) -> bool:
+    if not isinstance(result, dict) or "fatal" in result:
+        return False
+    saved = result.get("saved")
+    return len(attachments) >= (len(saved) if isinstance(saved, list) else 0)
+
+
 def _exchange(request: dict) -> tuple[list[dict], dict | None, list[bytes], dict]:
     sock = _connect()
     sock.settimeout(settings.SANDBOX_WALL_SECONDS + 15)
@@ -104,6 +111,11 @@ def _exchange(request: dict) -> tuple[list[dict], dict | None, list[bytes], dict
                 attachments.append(payload)
             elif kind == b"S":
                 status = json.loads(payload)
+                break
+            if _complete(result, attachments):
+                # The child finished its run; its exit status adds nothing, so do not
+                # wait for the server to reap it.
+                status = {"exit_code": 0, "timed_out": False}
                 break
     except (OSError, protocol.ProtocolError, ValueError) as error:
         if status is None and result is None and not blocks:

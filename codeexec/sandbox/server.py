@@ -90,7 +90,9 @@ def _child_main(config: Config, channel: socket.socket, uid: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _close_fds_except({channel.fileno()})
     if config.level == "namespaces":
+        # The expensive part of isolation happens while warm, off the request's path.
         isolation.unshare_namespaces()
+        isolation.build_root(root=config.root_dir, scratch_bytes=config.scratch_bytes, uid=uid)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _, fds, _, _ = socket.recv_fds(channel, 16, 1)
     channel.close()
@@ -106,6 +108,7 @@ def _child_main(config: Config, channel: socket.socket, uid: int) -> None:
 
 
 def _serve_one(config: Config, connection: socket.socket, uid: int) -> None:
+    server_pid = os.getppid()
     frame = protocol.recv_frame(connection, max_bytes=64 * 1024 * 1024)
     if frame is None or frame[0] != b"Q":
         return
@@ -121,10 +124,11 @@ def _serve_one(config: Config, connection: socket.socket, uid: int) -> None:
     datasets = runner.load_datasets(request.get("datasets") or [])
     scratch = "/scratch"
     if config.level == "namespaces":
-        root = config.root_dir
-        isolation.build_root(root=root, scratch_bytes=config.scratch_bytes, uid=uid)
-        isolation.enter_root(root)
+        isolation.enter_root(config.root_dir)
         isolation.drop_privileges(uid)
+        isolation.die_with_parent()  # a uid change clears the parent-death signal
+        if os.getppid() != server_pid:  # the server died before the signal was re-armed
+            os._exit(1)
     else:
         scratch = _private_scratch(config)
         os.chdir(scratch)
@@ -292,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"isolation {args.isolation!r} is not available on this host (best: {available!r})")
     else:
         level = args.isolation
+    runner.warm_up()
     root_dir = args.root_dir or args.socket.parent / "sandbox-root"
     root_dir.mkdir(parents=True, exist_ok=True)
     config = Config(
