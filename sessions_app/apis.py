@@ -7,6 +7,7 @@ the caller.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from chats.services import user_id_assert_is_caller
-from config.errors import ApplicationError
+from config.errors import ApplicationError, NotFoundError
 from sessions_app import default_dataset
 from sessions_app import serializers as s
 from sessions_app.catalogue import MODELS, OFFLINE_PROVIDER, default_model, server_api_key
@@ -33,6 +34,7 @@ from sessions_app.ingest import (
 )
 from sessions_app.models import AnalysisSession, Dataset
 from sessions_app.selectors import (
+    SESSION_NOT_FOUND,
     dataset_described,
     dataset_get_for_session,
     dataset_rows,
@@ -66,10 +68,15 @@ def validated(serializer_class, data) -> dict:
     return serializer.validated_data
 
 
+SESSION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def session_id_from(request: Request) -> str:
     value = (request.META.get("HTTP_X_SESSION_ID") or request.query_params.get("session_id") or "").strip()
     if not value:
         raise ApplicationError("Session ID required", code="session_required")
+    if not SESSION_ID_SHAPE.fullmatch(value):
+        raise NotFoundError(SESSION_NOT_FOUND, code="session_not_found")
     return value
 
 

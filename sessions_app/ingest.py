@@ -33,6 +33,10 @@ DELIMITERS = ",;\t|:"
 # An xlsx is a ZIP: refuse archives that would inflate past this, or by more than this ratio.
 MAX_UNZIPPED_BYTES = 2 * 1024 * 1024 * 1024
 MAX_ZIP_RATIO = 200
+MAX_COLUMNS = 10_000
+# calamine allocates a sheet's whole grid: a lone far-away cell (XFD1048576) would ask for
+# hundreds of GB and abort the process, so xlsx sheets are measured before opening.
+MAX_SHEET_CELLS = 50_000_000
 
 PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -178,9 +182,10 @@ def _csv_layout(sample: bytes, *, complete: bool) -> _CsvLayout:
         )
     delimiter = _sniff_delimiter(text)
     try:
-        header = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+        header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except (StopIteration, csv.Error):
         raise DatasetFormatError("The CSV has no header row.", code="no_header") from None
+    check_width(len(header))
     return _CsvLayout(encoding=encoding, delimiter=delimiter, names=unique_column_names(header))
 
 
@@ -262,11 +267,16 @@ def read_csv(path: Path, *, columns: list[str] | None = None) -> pa.Table:
     table = _read_csv_source(str(path), layout, include)
     if table.num_rows == 0:
         raise DatasetFormatError("The CSV has a header but no data rows.", code="no_rows")
-    return table
+    return normalise_table(table)
 
 
 def preview_csv(path: Path, *, max_rows: int = 10) -> pa.Table:
     """The first rows only, parsed from the first megabyte (the rest is never read)."""
+    with _parser_failures_are_400s("CSV"):
+        return _preview_csv(path, max_rows=max_rows)
+
+
+def _preview_csv(path: Path, *, max_rows: int) -> pa.Table:
     with open(path, "rb") as handle:
         sample = handle.read(SAMPLE_BYTES)
     complete = len(sample) < SAMPLE_BYTES
@@ -299,10 +309,47 @@ def _check_zip_is_safe(path: Path) -> None:
         )
 
 
+_CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + (letter - 64)
+    return number
+
+
+def _check_xlsx_grids(path: Path) -> None:
+    """Refuse sheets whose used range (by their cells' references) is implausibly large."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+            for name in sheets:
+                max_row = max_col = 0
+                tail = b""
+                with archive.open(name) as stream:
+                    for chunk in iter(lambda: stream.read(1 << 20), b""):
+                        data = tail + chunk
+                        for letters, digits in _CELL_REF.findall(data):
+                            max_col = max(max_col, _column_number(letters))
+                            max_row = max(max_row, int(digits))
+                        tail = data[-256:]
+                if max_row * max_col > MAX_SHEET_CELLS:
+                    raise DatasetFormatError(
+                        f"A sheet spans {max_row} rows x {max_col} columns; at most {MAX_SHEET_CELLS:,} cells "
+                        "are supported. Delete stray cells far from the data.",
+                        code="sheet_too_large",
+                    )
+    except (zipfile.BadZipFile, OSError, RuntimeError):
+        return  # calamine reports the damage
+
+
 def _open_workbook(path: Path):
     from python_calamine import CalamineWorkbook
 
     _check_zip_is_safe(path)
+    if zipfile.is_zipfile(path):
+        _check_xlsx_grids(path)
     try:
         return CalamineWorkbook.from_path(str(path))
     except Exception as error:  # calamine raises its own error types for every damage
@@ -328,6 +375,11 @@ def _frame_from_rows(rows: list[list[object]]) -> pd.DataFrame | None:
 
 
 def read_excel(path: Path, *, sheets: list[str] | None = None) -> list[ParsedTable]:
+    with _parser_failures_are_400s("Excel"):
+        return _read_excel(path, sheets=sheets)
+
+
+def _read_excel(path: Path, *, sheets: list[str] | None) -> list[ParsedTable]:
     workbook = _open_workbook(path)
     names = list(workbook.sheet_names)
     chosen = [name for name in names if not sheets or name in sheets]
@@ -365,7 +417,8 @@ def read_json(path: Path) -> pa.Table:
         raise DatasetFormatError(f"Invalid JSON at line {error.lineno}: {error.msg}.", code="bad_json") from None
     if isinstance(document, dict):
         lists = [value for value in document.values() if isinstance(value, list)]
-        if len(document) == 1 and lists:
+        wrapped = len(document) == 1 and lists and lists[0] and all(isinstance(i, (dict, list)) for i in lists[0])
+        if wrapped:
             document = lists[0]
         elif lists and len(lists) == len(document):
             lengths = {len(value) for value in lists}
@@ -378,7 +431,12 @@ def read_json(path: Path) -> pa.Table:
         raise DatasetFormatError("The JSON holds no rows.", code="no_rows")
     if all(isinstance(item, dict) for item in document):
         frame = pd.json_normalize(document)
-    elif all(isinstance(item, list) for item in document) and all(isinstance(c, str) for c in document[0]):
+    elif (
+        all(isinstance(item, list) for item in document)
+        and document[0]
+        and all(isinstance(c, str) for c in document[0])
+        and all(len(row) == len(document[0]) for row in document[1:])
+    ):
         frame = pd.DataFrame(document[1:], columns=unique_column_names(document[0]))
     else:
         raise DatasetFormatError(
@@ -398,10 +456,10 @@ def _read_ndjson(path: Path) -> pa.Table:
 
 def read_parquet(path: Path) -> pa.Table:
     try:
-        table = pq.read_table(str(path))
+        table = pq.ParquetFile(str(path)).read()
     except (pa.ArrowException, OSError) as error:
         raise DatasetFormatError(f"Could not read the Parquet file: {error}", code="bad_parquet") from None
-    keep = [name for name in table.column_names if not name.startswith("__index_level_")]
+    keep = [index for index, name in enumerate(table.column_names) if not name.startswith("__index_level_")]
     table = table.select(keep)
     if table.num_rows == 0:
         raise DatasetFormatError("The Parquet file has no rows.", code="no_rows")
@@ -418,18 +476,40 @@ def table_from_pandas(frame: pd.DataFrame) -> pa.Table:
     for column in frame.columns:
         try:
             pa.array(frame[column], from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            frame[column] = frame[column].map(lambda value: None if pd.isna(value) else str(value))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            frame[column] = frame[column].map(_cell_text)
     return normalise_table(pa.Table.from_pandas(frame, preserve_index=False))
 
 
+def _cell_text(value: object) -> str | None:
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=str)
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return str(value)
+
+
 def normalise_table(table: pa.Table) -> pa.Table:
-    """Unique stripped string column names, decoded dictionaries, no schema metadata."""
+    """Unique stripped string column names, plain column types, no schema metadata.
+
+    Dictionary columns are decoded, all-null columns become strings, and nested columns
+    (lists, structs, maps) become JSON text, so every later reader (paging, profiles,
+    pandas in the sandbox) meets only flat types.
+    """
     names = unique_column_names(table.column_names)
     columns = []
     for column in table.columns:
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column = column.cast(kind.value_type)
+            kind = column.type
+        if pa.types.is_null(kind):
+            column = column.cast(pa.string())
+        elif pa.types.is_nested(kind):
+            column = pa.chunked_array(
+                [pa.array([_cell_text(v) for v in chunk.to_pylist()], pa.string()) for chunk in column.chunks],
+                pa.string(),
+            )
         columns.append(column)
     return pa.Table.from_arrays(columns, names=names)
 
@@ -437,14 +517,42 @@ def normalise_table(table: pa.Table) -> pa.Table:
 def parse_upload(path: Path, *, display_name: str, columns: list[str] | None = None) -> tuple[str, list[ParsedTable]]:
     """Parse any supported file: returns its format and one table per sheet/file."""
     kind = detect_format(path)
-    if kind == "parquet":
-        tables = [ParsedTable(display_name, read_parquet(path))]
-    elif kind == "excel":
-        tables = read_excel(path)[:1]
-    elif kind == "json":
-        tables = [ParsedTable(display_name, read_json(path))]
-    else:
-        return kind, [ParsedTable(display_name, read_csv(path, columns=columns))]
-    if columns:
-        tables = [ParsedTable(t.name, t.table.select(_select_columns(t.table.column_names, columns))) for t in tables]
+    with _parser_failures_are_400s(kind):
+        if kind == "parquet":
+            tables = [ParsedTable(display_name, read_parquet(path))]
+        elif kind == "excel":
+            tables = read_excel(path)[:1]
+        elif kind == "json":
+            tables = [ParsedTable(display_name, read_json(path))]
+        else:
+            tables = [ParsedTable(display_name, read_csv(path, columns=columns))]
+            columns = None
+        if columns:
+            tables = [
+                ParsedTable(t.name, t.table.select(_select_columns(t.table.column_names, columns))) for t in tables
+            ]
+    for parsed in tables:
+        check_width(parsed.table.num_columns)
     return kind, tables
+
+
+def check_width(count: int) -> None:
+    if count > MAX_COLUMNS:
+        raise DatasetFormatError(
+            f"The data has {count} columns; at most {MAX_COLUMNS} are supported.", code="too_many_columns"
+        )
+
+
+@contextlib.contextmanager
+def _parser_failures_are_400s(kind: str):
+    """Parsers meet hostile input; anything they raise that we did not foresee is still
+    a problem with the file (a 400), never a 500."""
+    try:
+        yield
+    except DatasetFormatError:
+        raise
+    except RecursionError:
+        raise DatasetFormatError(f"The {kind} file is nested too deeply to read.", code="bad_file") from None
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, pa.ArrowException) as error:
+        detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise DatasetFormatError(f"Could not read the {kind} file: {detail}", code="bad_file") from None

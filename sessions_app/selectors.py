@@ -92,8 +92,19 @@ def json_safe(value: object) -> object:
     return str(value)
 
 
+def _column_values(column: pa.ChunkedArray) -> list[object]:
+    try:
+        return column.to_pylist()
+    except (OverflowError, ValueError, pa.ArrowException):
+        # Dates and times outside Python's range: Arrow can still print them.
+        try:
+            return column.cast(pa.string()).to_pylist()
+        except pa.ArrowException:
+            return [None] * len(column)
+
+
 def table_rows(table: pa.Table) -> list[list[object]]:
-    columns = [column.to_pylist() for column in table.columns]
+    columns = [_column_values(column) for column in table.columns]
     return [[json_safe(value) for value in row] for row in zip(*columns, strict=True)]
 
 

@@ -16,7 +16,7 @@ from sessions_app.selectors import dataset_described
 
 class InitializeSessionIn(serializers.Serializer):
     session_id = serializers.CharField(max_length=64)
-    user_id = serializers.IntegerField(required=False, allow_null=True)
+    user_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**63 - 1)
     user_email = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     user_name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
@@ -68,10 +68,13 @@ class ResetSessionIn(serializers.Serializer):
     preserveModelSettings = serializers.BooleanField(required=False, default=False)  # noqa: N815
 
 
+BIGINT_MAX = 2**63 - 1
+
+
 class SetMessageInfoIn(serializers.Serializer):
-    chat_id = serializers.IntegerField(required=False, allow_null=True)
-    message_id = serializers.IntegerField(required=False, allow_null=True)
-    user_id = serializers.IntegerField(required=False, allow_null=True)
+    chat_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=BIGINT_MAX)
+    message_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=BIGINT_MAX)
+    user_id = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=BIGINT_MAX)
 
 
 class ModelSettingsIn(serializers.Serializer):
@@ -79,7 +82,7 @@ class ModelSettingsIn(serializers.Serializer):
     model = serializers.CharField(max_length=100)
     api_key = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     temperature = serializers.FloatField(required=False, default=1.0)
-    max_tokens = serializers.IntegerField(required=False, default=6000)
+    max_tokens = serializers.IntegerField(required=False, default=6000, min_value=1, max_value=1_000_000)
 
 
 class RowsQueryIn(serializers.Serializer):

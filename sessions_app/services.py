@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import tempfile
@@ -69,10 +70,14 @@ def dataset_file_store(*, table: pa.Table) -> DatasetFile:
                 digest.update(chunk)
         sha256 = digest.hexdigest()
         existing = DatasetFile.objects.filter(pk=sha256).first()
-        if existing is not None:
+        if existing is not None and default_storage.exists(existing.storage_name):
             return existing
-        with open(path, "rb") as handle:
-            storage_name = default_storage.save(f"datasets/{sha256[:2]}/{sha256}.parquet", File(handle))
+        storage_name = f"datasets/{sha256[:2]}/{sha256}.parquet"
+        if not default_storage.exists(storage_name):
+            with open(path, "rb") as handle:
+                saved_as = default_storage.save(storage_name, File(handle))
+            if saved_as != storage_name:  # a concurrent upload of the same content won
+                default_storage.delete(saved_as)
         size = path.stat().st_size
     columns = [{"name": field.name, "dtype": str(field.type)} for field in table.schema]
     dataset_file, _ = DatasetFile.objects.get_or_create(
@@ -199,20 +204,28 @@ def sessions_cleanup(*, orphan_grace: timedelta = timedelta(hours=1)) -> tuple[i
     """Delete idle sessions, then Parquet files no dataset references any more.
 
     Files younger than ``orphan_grace`` are kept: an upload in flight has written its
-    file but not yet committed the row that references it.
+    file but not yet committed the row that references it. Each file is re-checked inside
+    its own transaction, and its bytes are deleted only after that commits, so an upload
+    that reuses the file concurrently either sees it intact or re-creates it.
     """
     _, deleted = AnalysisSession.objects.filter(last_accessed_at__lt=session_idle_cutoff()).delete()
     expired = deleted.get(AnalysisSession._meta.label, 0)
-    orphans = DatasetFile.objects.annotate(uses=Count("datasets")).filter(
-        uses=0, created_at__lt=timezone.now() - orphan_grace
+    default_sha = default_dataset_file_get().pk
+    candidates = (
+        DatasetFile.objects.annotate(uses=Count("datasets"))
+        .filter(uses=0, created_at__lt=timezone.now() - orphan_grace)
+        .exclude(pk=default_sha)
+        .values_list("pk", flat=True)
     )
-    default_sha = cache.get("sessions_app:default-dataset-sha256")
     removed = 0
-    for dataset_file in orphans:
-        if dataset_file.pk == default_sha:
-            continue
-        default_storage.delete(dataset_file.storage_name)
-        dataset_file.delete()
+    for sha256 in list(candidates):
+        with transaction.atomic():
+            dataset_file = DatasetFile.objects.select_for_update().filter(pk=sha256).first()
+            if dataset_file is None or dataset_file.datasets.exists():
+                continue
+            storage_name = dataset_file.storage_name
+            dataset_file.delete()
+            transaction.on_commit(lambda name=storage_name: default_storage.delete(name))
         removed += 1
     return expired, removed
 
@@ -264,6 +277,13 @@ def datasets_install(*, session: AnalysisSession, new: list[NewDataset], replace
     files = [dataset_file_store(table=item.table) for item in new]
     with transaction.atomic():
         AnalysisSession.objects.select_for_update().filter(pk=session.pk).first()
+        # Lock the file rows; one removed by a concurrent cleanup is stored again.
+        present = set(
+            DatasetFile.objects.select_for_update().filter(pk__in=[f.pk for f in files]).values_list("pk", flat=True)
+        )
+        files = [
+            f if f.pk in present else dataset_file_store(table=item.table) for f, item in zip(files, new, strict=True)
+        ]
         if replace:
             session.datasets.all().delete()
         else:
@@ -302,27 +322,36 @@ def dataset_file_profile(*, dataset_file: DatasetFile) -> list[dict]:
 
 
 def _column_profile(name: str, column: pa.ChunkedArray) -> dict:
+    """Statistics for one column; a statistic Arrow cannot compute for a type is left out."""
     kind = column.type
-    entry: dict = {
-        "name": name,
-        "dtype": str(kind),
-        "nulls": column.null_count,
-        "distinct": pc.count_distinct(column, mode="only_valid").as_py(),
-    }
+    entry: dict = {"name": name, "dtype": str(kind), "nulls": column.null_count}
+
+    def attempt(key: str, compute) -> None:
+        with contextlib.suppress(pa.ArrowException, OverflowError, ValueError):
+            entry[key] = compute()
+
+    attempt("distinct", lambda: pc.count_distinct(column, mode="only_valid").as_py())
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        bounds = pc.min_max(column)
-        entry["min"] = json_safe(bounds["min"].as_py())
-        entry["max"] = json_safe(bounds["max"].as_py())
-        entry["mean"] = json_safe(pc.mean(column).as_py())
-        entry["std"] = json_safe(pc.stddev(column, ddof=1).as_py()) if len(column) - column.null_count > 1 else None
+        attempt("min", lambda: json_safe(pc.min_max(column)["min"].as_py()))
+        attempt("max", lambda: json_safe(pc.min_max(column)["max"].as_py()))
+        attempt("mean", lambda: json_safe(pc.mean(column).as_py()))
+        valid = len(column) - column.null_count
+        attempt("std", lambda: json_safe(pc.stddev(column, ddof=1).as_py()) if valid > 1 else None)
     elif pa.types.is_temporal(kind):
-        bounds = pc.min_max(column)
-        entry["min"] = json_safe(bounds["min"].as_py())
-        entry["max"] = json_safe(bounds["max"].as_py())
+        # Out-of-range dates cannot become Python objects; their text form always works.
+        comparable = column.cast(pa.int64()) if pa.types.is_duration(kind) else column
+        for key in ("min", "max"):
+            attempt(key, lambda key=key: json_safe(pc.min_max(comparable)[key].as_py()))
+            if key not in entry:
+                attempt(key, lambda key=key: pc.min_max(comparable)[key].cast(pa.string()).as_py())
     elif pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
-        counts = pc.value_counts(column.drop_null() if column.null_count else column)
-        ordered = sorted(counts.to_pylist(), key=lambda item: (-item["counts"], str(item["values"])))
-        entry["top_values"] = [{"value": json_safe(i["values"]), "count": i["counts"]} for i in ordered[:5]]
+
+        def top_values() -> list[dict]:
+            counts = pc.value_counts(column.drop_null() if column.null_count else column)
+            ordered = sorted(counts.to_pylist(), key=lambda item: (-item["counts"], str(item["values"])))
+            return [{"value": json_safe(i["values"]), "count": i["counts"]} for i in ordered[:5]]
+
+        attempt("top_values", top_values)
     return entry
 
 
@@ -344,7 +373,10 @@ def model_settings_update(
             f"Unknown model {model!r} for provider {provider!r}. Models: {known}.", code="unknown_model"
         )
     api_key = api_key.strip()
-    if provider != OFFLINE_PROVIDER and not api_key and not server_api_key(provider):
+    # No key in the request keeps the session's own key for the same provider, so that
+    # changing the temperature does not silently move a user onto the server's key.
+    keep_stored = not api_key and provider == session.model_provider and bool(session.api_key_encrypted)
+    if provider != OFFLINE_PROVIDER and not api_key and not keep_stored and not server_api_key(provider):
         raise ApplicationError(
             f"No API key for {provider}: send api_key, or set {provider.upper()}_API_KEY on the server.",
             code="missing_api_key",
@@ -358,7 +390,8 @@ def model_settings_update(
     session.model_name = entry.model
     session.temperature = temperature
     session.max_tokens = max_tokens
-    session.api_key_encrypted = secret_encrypt(api_key) if api_key else ""
+    if not keep_stored:
+        session.api_key_encrypted = secret_encrypt(api_key) if api_key else ""
     session.save(update_fields=["model_provider", "model_name", "temperature", "max_tokens", "api_key_encrypted"])
     return session
 
@@ -381,7 +414,10 @@ def describe_preview(*, headers: list[str], rows: list[list], existing: str = ""
         if len(values) and numbers.notna().all():
             lines.append(f"- {name} (numeric): {_number(numbers.min())} to {_number(numbers.max())} in the preview.")
             continue
-        dates = pd.to_datetime(values, errors="coerce", format="mixed") if len(values) else values
+        try:
+            dates = pd.to_datetime(values.astype(str), errors="coerce", format="ISO8601", utc=True)
+        except (ValueError, OverflowError, TypeError):
+            dates = pd.Series([pd.NaT] * len(values))
         if len(values) and dates.notna().all():
             lines.append(f"- {name} (date/time): {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d} in the preview.")
             continue

@@ -1,6 +1,21 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from sessions_app import apis
+
+
+class DatasetNameConverter:
+    """Dataset names are Python identifiers; anything else cannot name a dataset."""
+
+    regex = r"[A-Za-z_][A-Za-z0-9_]{0,63}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(DatasetNameConverter, "dataset")
 
 urlpatterns = [
     path("generate-session", apis.GenerateSessionApi.as_view()),
@@ -15,9 +30,9 @@ urlpatterns = [
     path("upload_excel", apis.UploadExcelApi.as_view()),
     path("api/default-dataset", apis.DefaultDatasetApi.as_view()),
     path("api/datasets", apis.DatasetListApi.as_view()),
-    path("api/datasets/<str:name>", apis.DatasetDetailApi.as_view()),
-    path("api/datasets/<str:name>/rows", apis.DatasetRowsApi.as_view()),
-    path("api/datasets/<str:name>/profile", apis.DatasetProfileApi.as_view()),
+    path("api/datasets/<dataset:name>", apis.DatasetDetailApi.as_view()),
+    path("api/datasets/<dataset:name>/rows", apis.DatasetRowsApi.as_view()),
+    path("api/datasets/<dataset:name>/profile", apis.DatasetProfileApi.as_view()),
     path("api/model-settings", apis.ModelSettingsApi.as_view()),
     path("settings/model", apis.ModelSettingsUpdateApi.as_view()),
     path("api/model-catalogue", apis.ModelCatalogueApi.as_view()),

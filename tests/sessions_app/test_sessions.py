@@ -72,7 +72,7 @@ def test_idle_session_expires(client, session_id):
     assert client.get("/api/session-info", HTTP_X_SESSION_ID=session_id).status_code == 404
 
 
-def test_cleanup_command_removes_idle_sessions_and_their_files(client, session_id, settings):
+def test_cleanup_command_removes_idle_sessions_and_their_files(client, session_id, django_capture_on_commit_callbacks):
     from tests.conftest import csv_file
 
     client.post("/upload_dataframe", {"file": csv_file("a,b\n1,2\n"), "name": "t"}, HTTP_X_SESSION_ID=session_id)
@@ -81,12 +81,15 @@ def test_cleanup_command_removes_idle_sessions_and_their_files(client, session_i
     old = timezone.now() - timedelta(hours=100)
     AnalysisSession.objects.filter(pk=session_id).update(last_accessed_at=old)
     DatasetFile.objects.update(created_at=old)
-    call_command("cleanup_sessions")
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("cleanup_sessions")
     assert not AnalysisSession.objects.filter(pk=session_id).exists()
     assert not DatasetFile.objects.filter(pk=uploaded.pk).exists()
     from django.core.files.storage import default_storage
 
     assert not default_storage.exists(path)
+    # The default dataset's file is never collected, even when no session uses it.
+    assert DatasetFile.objects.filter(datasets__isnull=True).count() == 1
 
 
 def test_authenticated_caller_owns_the_sessions_it_creates(auth_client, user_and_key, client):
