@@ -123,7 +123,8 @@ def build_root(*, root: Path, scratch_bytes: int, uid: int) -> None:
     scratch = root / "scratch"
     scratch.mkdir()
     _mount("tmpfs", str(scratch), "tmpfs", MS_NOSUID | MS_NODEV, f"size={scratch_bytes},mode=0700,uid={uid},gid={uid}")
-    (root / "tmp").symlink_to("/scratch")
+    if not (root / "tmp").exists():  # it exists when the project itself lives under /tmp
+        (root / "tmp").symlink_to("/scratch")
     _mount(None, str(root), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
