@@ -187,10 +187,10 @@ def sandbox_run(*, blocks: list[dict], datasets: list[DatasetInput]) -> SandboxO
 
 def sandbox_info() -> dict:
     """A round trip through a real child: proves the sandbox works and names its level."""
-    _, result, _, status = _exchange({"kind": "info"})
+    _, result, _, _ = _exchange({"kind": "info"})
     if not result or "level" not in result:
         raise SandboxUnavailableError("The sandbox did not answer.")
-    return {"isolation": result["level"], "server_pid": result.get("pid"), "wall_ms": status.get("wall_ms")}
+    return {"isolation": result["level"], "server_pid": result.get("pid")}
 
 
 def socket_path() -> Path:
