@@ -11,7 +11,6 @@ import json
 import socket
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 
@@ -191,7 +190,3 @@ def sandbox_info() -> dict:
     if not result or "level" not in result:
         raise SandboxUnavailableError("The sandbox did not answer.")
     return {"isolation": result["level"], "server_pid": result.get("pid")}
-
-
-def socket_path() -> Path:
-    return Path(settings.SANDBOX_SOCKET)

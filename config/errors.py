@@ -111,10 +111,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, drf_exceptions.ParseError):
         return Response(error_body(f"Malformed request body: {exc.detail}", "parse_error"), status=400)
     if isinstance(exc, drf_exceptions.APIException):
+        codes = exc.get_codes()
         response = Response(
-            error_body(
-                _first_message(exc.detail), exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
-            ),
+            error_body(_first_message(exc.detail), codes if isinstance(codes, str) else exc.default_code),
             status=exc.status_code,
         )
         if getattr(exc, "auth_header", None):
