@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('chats', '0002_user_is_premium_chat_message_messagefeedback'),
+        ('chats', '0002_chats_messages_feedback'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
