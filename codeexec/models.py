@@ -25,6 +25,10 @@ class CodeExecution(models.Model):
     model_temperature = models.FloatField(null=True, blank=True)
     model_max_tokens = models.IntegerField(null=True, blank=True)
     duration_ms = models.FloatField(default=0)
+    # Set when an agent wrote the code: its name, and each automatic repair tried
+    # ([{code, error, ok}], in order) before the answer was sent.
+    agent_name = models.CharField(max_length=100, blank=True)
+    fix_attempts = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -123,3 +123,39 @@ def code_execution_record(*, code: str, result: CodeRunResult, context: Executio
     execution.save()
     result.execution = execution
     return execution
+
+
+@transaction.atomic
+def agent_execution_record(
+    *,
+    context: ExecutionContext,
+    agent_name: str,
+    initial_code: str,
+    latest_code: str,
+    is_successful: bool,
+    output: str,
+    error: str | None,
+    fix_attempts: list[dict],
+    duration_ms: float,
+) -> CodeExecution:
+    """The record of code an agent wrote and the server ran while answering."""
+    user = context.user if getattr(context.user, "is_authenticated", False) else None
+    return CodeExecution.objects.create(
+        user=user,
+        session_id=context.session_id,
+        chat_id=context.chat_id,
+        message_id=context.message_id,
+        agent_name=agent_name[:100],
+        initial_code=initial_code,
+        latest_code=latest_code,
+        is_successful=is_successful,
+        output=output,
+        failed_agents=[] if is_successful else [agent_name],
+        error_messages={} if is_successful or not error else {agent_name: error},
+        model_provider=context.model_provider,
+        model_name=context.model_name,
+        model_temperature=context.temperature,
+        model_max_tokens=context.max_tokens,
+        duration_ms=duration_ms,
+        fix_attempts=fix_attempts,
+    )

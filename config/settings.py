@@ -8,6 +8,7 @@ The README's configuration table lists every variable read here.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -183,7 +184,19 @@ PROVIDER_API_KEYS = {
     "anthropic": env.str("ANTHROPIC_API_KEY", default=""),
     "groq": env.str("GROQ_API_KEY", default=""),
     "gemini": env.str("GEMINI_API_KEY", default=""),
+    "openai_compatible": env.str("OPENAI_COMPATIBLE_API_KEY", default=""),
 }
+OLLAMA_BASE_URL = env.str("OLLAMA_BASE_URL", default="")
+OPENAI_COMPATIBLE_BASE_URL = env.str("OPENAI_COMPATIBLE_BASE_URL", default="")
+# One language-model call may take this long before it is a 504 (reference: 90 s).
+LM_TIMEOUT_SECONDS = env.float("LM_TIMEOUT_SECONDS", default=90.0)
+# Repairs of an agent's failing code before its answer is sent (each one run in the sandbox).
+CODE_FIX_ATTEMPTS = env.int("CODE_FIX_ATTEMPTS", default=3)
+# Background work (naming chats) runs inline instead of on worker threads: for the tests.
+BACKGROUND_TASKS_EAGER = env.bool("BACKGROUND_TASKS_EAGER", default=False)
+# DSPy/LiteLLM must not fetch a price map from the network, and cache under DATA_DIR.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("DSPY_CACHEDIR", str(DATA_DIR / "dspy-cache"))
 
 # --- CORS -----------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:3000", "http://127.0.0.1:3000"])

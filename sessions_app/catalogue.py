@@ -8,7 +8,9 @@ key and no network. It is the default when no server key is configured.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -85,11 +87,25 @@ MODELS: tuple[CatalogueModel, ...] = (
     _m("gemini", "gemini-3-flash", "Gemini 3 Flash", 1_000_000, 0.0001, 0.0005, 3),
 )
 
+# Self-hosted providers take any model name their server knows, at no per-token price.
+# Their base URL is server configuration only: a user-supplied URL would let anyone make
+# the server send requests (and keys) wherever they like.
+SELF_HOSTED: dict[str, tuple[str, str]] = {
+    # provider: (setting holding the base URL, LiteLLM route prefix)
+    "ollama": ("OLLAMA_BASE_URL", "ollama_chat"),
+    "openai_compatible": ("OPENAI_COMPATIBLE_BASE_URL", "openai"),
+}
+SELF_HOSTED_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")
+
 _BY_KEY = {(entry.provider, entry.model): entry for entry in MODELS}
-PROVIDERS = tuple(dict.fromkeys(entry.provider for entry in MODELS))
+PROVIDERS = (*dict.fromkeys(entry.provider for entry in MODELS), *SELF_HOSTED)
 
 
 def model_lookup(*, provider: str, model: str) -> CatalogueModel | None:
+    if provider in SELF_HOSTED:
+        if not SELF_HOSTED_MODEL.fullmatch(model):
+            return None
+        return _m(provider, model, model, 128_000, 0.0, 0.0, 1, f"{SELF_HOSTED[provider][1]}/{model}")
     return _BY_KEY.get((provider, model))
 
 
@@ -97,16 +113,41 @@ def server_api_key(provider: str) -> str:
     return settings.PROVIDER_API_KEYS.get(provider, "")
 
 
+def provider_base_url(provider: str) -> str:
+    """The configured server of a self-hosted provider ("" when unset or not self-hosted)."""
+    setting = SELF_HOSTED.get(provider, ("", ""))[0]
+    return getattr(settings, setting, "") if setting else ""
+
+
+def provider_ready(provider: str) -> bool:
+    """Whether the server can call ``provider`` without a key from the user."""
+    if provider == OFFLINE_PROVIDER:
+        return True
+    if provider in SELF_HOSTED:
+        return bool(provider_base_url(provider))
+    return bool(server_api_key(provider))
+
+
 def default_model() -> CatalogueModel:
-    """MODEL_PROVIDER/MODEL_NAME when valid and keyed; else the offline engine.
+    """MODEL_PROVIDER/MODEL_NAME when valid and usable; else the offline engine.
 
     An invalid configured model does not crash start-up (the reference's does); the
     ``sessions_app`` system check reports it instead.
     """
     entry = model_lookup(provider=settings.MODEL_PROVIDER, model=settings.MODEL_NAME)
-    if entry and (entry.provider == OFFLINE_PROVIDER or server_api_key(entry.provider)):
+    if entry and provider_ready(entry.provider):
         return entry
     return _BY_KEY[(OFFLINE_PROVIDER, OFFLINE_MODEL)]
+
+
+def usage_cost(*, entry: CatalogueModel | None, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    """USD for one call at the catalogue's per-1K prices, rounded to 7 places as stored."""
+    if entry is None:
+        return Decimal(0)
+    cost = Decimal(str(entry.input_per_1k)) * prompt_tokens / 1000 + Decimal(str(entry.output_per_1k)) * (
+        Decimal(completion_tokens) / 1000
+    )
+    return cost.quantize(Decimal("0.0000001"))
 
 
 def apply_safeguards(*, provider: str, model: str, temperature: float, max_tokens: int) -> tuple[float, int]:

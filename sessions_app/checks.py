@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Warning, register
 
-from sessions_app.catalogue import model_lookup, server_api_key
+from sessions_app.catalogue import model_lookup, provider_ready
 
 
 @register()
@@ -21,10 +21,10 @@ def default_model_check(app_configs, **kwargs):
                 id="sessions_app.W001",
             )
         ]
-    if entry.provider != "offline" and not server_api_key(entry.provider):
+    if not provider_ready(entry.provider):
         return [
             Warning(
-                f"No API key for provider {entry.provider!r}; new sessions use the offline engine.",
+                f"Provider {entry.provider!r} has no API key or base URL; new sessions use the offline engine.",
                 id="sessions_app.W002",
             )
         ]

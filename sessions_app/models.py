@@ -57,6 +57,9 @@ class DatasetFile(models.Model):
     n_cols = models.PositiveIntegerField()
     columns = models.JSONField(help_text="[{name, dtype}] in column order")
     profile = models.JSONField(null=True, blank=True, help_text="Column statistics, computed once on first use")
+    agent_context = models.JSONField(
+        null=True, blank=True, help_text="Columns as the agents see them (kinds, samples, statistics), computed once"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

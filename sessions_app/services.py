@@ -27,12 +27,13 @@ from config.errors import ApplicationError
 from sessions_app import default_dataset
 from sessions_app.catalogue import (
     MODELS,
-    OFFLINE_PROVIDER,
     PROVIDERS,
+    SELF_HOSTED,
     apply_safeguards,
     default_model,
     model_lookup,
-    server_api_key,
+    provider_base_url,
+    provider_ready,
 )
 from sessions_app.crypto import secret_encrypt
 from sessions_app.dataset_names import clean_dataset_name, unique_dataset_name
@@ -376,7 +377,12 @@ def model_settings_update(
     # No key in the request keeps the session's own key for the same provider, so that
     # changing the temperature does not silently move a user onto the server's key.
     keep_stored = not api_key and provider == session.model_provider and bool(session.api_key_encrypted)
-    if provider != OFFLINE_PROVIDER and not api_key and not keep_stored and not server_api_key(provider):
+    if provider in SELF_HOSTED and not provider_base_url(provider):
+        raise ApplicationError(
+            f"The {provider} provider is not configured: set {SELF_HOSTED[provider][0]} on the server.",
+            code="provider_not_configured",
+        )
+    if provider not in SELF_HOSTED and not api_key and not keep_stored and not provider_ready(provider):
         raise ApplicationError(
             f"No API key for {provider}: send api_key, or set {provider.upper()}_API_KEY on the server.",
             code="missing_api_key",
