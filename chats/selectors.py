@@ -1,9 +1,34 @@
-"""Reads for users and API keys."""
+"""Reads for users, API keys, chats, messages and feedback.
+
+Every chat, message or feedback row a caller asks for is fetched through one access
+helper per kind (``chat_get_for_caller``, ``message_get_for_caller``,
+``message_feedback_get_for_caller``), all built on :func:`chats_for_caller`. An object
+the caller does not own is a :class:`NotFoundError`, exactly like one that does not
+exist, so ids reveal nothing about other people's chats.
+
+The caller is ``user`` (authenticated or anonymous) plus ``session_id``: the id of an
+analysis session the HTTP layer has already resolved for this caller (unknown, expired
+and other people's sessions never get this far). An authenticated caller owns the chats
+whose ``user`` is them; an anonymous caller owns the chats with no user that were
+created in their session.
+"""
 
 from __future__ import annotations
 
-from chats.models import ApiKey, User
-from chats.services import api_key_hash
+import hashlib
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+
+from chats.models import ApiKey, Chat, Message, MessageFeedback, User
+from config.errors import NotFoundError
+
+# Ids come from URLs; a larger number cannot be a row and would overflow the database's bigint.
+BIGINT_MAX = 2**63 - 1
+
+
+def api_key_hash(raw_key: str) -> str:
+    return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
 def api_key_user_get(*, raw_key: str) -> User | None:
@@ -14,3 +39,76 @@ def api_key_user_get(*, raw_key: str) -> User | None:
         .first()
     )
     return api_key.user if api_key else None
+
+
+# --- chats, messages, feedback ------------------------------------------------------------
+
+
+def chats_for_caller(*, user: User | AnonymousUser | None, session_id: str | None) -> QuerySet[Chat]:
+    """Every chat the caller owns, newest first."""
+    if user is not None and user.is_authenticated:
+        chats = Chat.objects.filter(user=user)
+    elif session_id:
+        chats = Chat.objects.filter(user__isnull=True, session_id=session_id)
+    else:
+        chats = Chat.objects.none()
+    return chats.order_by("-created_at", "-id")
+
+
+def chat_get_for_caller(*, chat_id: int, user: User | AnonymousUser | None, session_id: str | None) -> Chat:
+    chat = None
+    if 0 < chat_id <= BIGINT_MAX:
+        chat = chats_for_caller(user=user, session_id=session_id).filter(pk=chat_id).first()
+    if chat is None:
+        raise NotFoundError(f"Chat with ID {chat_id} not found or access denied", code="chat_not_found")
+    return chat
+
+
+def message_get_for_caller(*, message_id: int, user: User | AnonymousUser | None, session_id: str | None) -> Message:
+    message = None
+    if 0 < message_id <= BIGINT_MAX:
+        message = (
+            Message.objects.select_related("chat")
+            .filter(pk=message_id, chat__in=chats_for_caller(user=user, session_id=session_id))
+            .first()
+        )
+    if message is None:
+        raise NotFoundError(f"Message with ID {message_id} not found", code="message_not_found")
+    return message
+
+
+def message_feedback_get_for_caller(
+    *, message_id: int, user: User | AnonymousUser | None, session_id: str | None
+) -> MessageFeedback:
+    """The feedback on one of the caller's messages.
+
+    A message that does not exist, is someone else's, or has no feedback gets the same
+    answer, as in the reference.
+    """
+    feedback = None
+    if 0 < message_id <= BIGINT_MAX:
+        feedback = MessageFeedback.objects.filter(
+            message_id=message_id, message__chat__in=chats_for_caller(user=user, session_id=session_id)
+        ).first()
+    if feedback is None:
+        raise NotFoundError(f"No feedback found for message with ID {message_id}", code="feedback_not_found")
+    return feedback
+
+
+def chat_messages(*, chat: Chat) -> list[Message]:
+    """All messages of a chat, oldest first."""
+    return list(chat.messages.order_by("timestamp", "id"))
+
+
+def chat_history(*, chat: Chat, limit: int = 10) -> list[Message]:
+    """The last ``limit`` messages of a chat, oldest first (the context an agent sees)."""
+    if limit <= 0:
+        return []
+    latest = list(chat.messages.order_by("-timestamp", "-id")[:limit])
+    latest.reverse()
+    return latest
+
+
+def chat_feedback(*, chat: Chat) -> list[MessageFeedback]:
+    """Feedback on a chat's messages, in message order."""
+    return list(MessageFeedback.objects.filter(message__chat=chat).order_by("message__timestamp", "message_id"))
