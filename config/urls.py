@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("sessions_app.urls")),
     path("", include("codeexec.urls")),
+    path("", include("chats.urls")),
 ]
 
 handler400 = "config.errors.json_bad_request"
