@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import datasets, sandbox
+from bench import chat, datasets, sandbox
 
-SUITES = {"datasets": datasets.main, "sandbox": sandbox.main}
+SUITES = {"datasets": datasets.main, "sandbox": sandbox.main, "chat": chat.main}
 
 
 def main() -> int:

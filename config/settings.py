@@ -190,6 +190,8 @@ OLLAMA_BASE_URL = env.str("OLLAMA_BASE_URL", default="")
 OPENAI_COMPATIBLE_BASE_URL = env.str("OPENAI_COMPATIBLE_BASE_URL", default="")
 # One language-model call may take this long before it is a 504 (reference: 90 s).
 LM_TIMEOUT_SECONDS = env.float("LM_TIMEOUT_SECONDS", default=90.0)
+# A whole /chat/{agent} answer (several calls, sandbox runs, repairs) before it is a 504.
+ANSWER_TIMEOUT_SECONDS = env.float("ANSWER_TIMEOUT_SECONDS", default=300.0)
 # Repairs of an agent's failing code before its answer is sent (each one run in the sandbox).
 CODE_FIX_ATTEMPTS = env.int("CODE_FIX_ATTEMPTS", default=3)
 # Background work (naming chats) runs inline instead of on worker threads: for the tests.

@@ -50,3 +50,25 @@ def csv_file(content: str | bytes, name: str = "data.csv") -> io.BytesIO:
     handle = io.BytesIO(data)
     handle.name = name
     return handle
+
+
+def pytest_collection_modifyitems(items):
+    """Transactional tests flush the database afterwards, which would also remove the rows
+    data migrations seed (the built-in agent templates); restore them after each one."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction"):
+            item.add_marker(pytest.mark.django_db(**{**marker.kwargs, "serialized_rollback": True}), append=False)
+
+
+def read_stream(response) -> list[dict]:
+    """The NDJSON events of a streamed answer (its body is an async iterator)."""
+    import json
+
+    from asgiref.sync import async_to_sync
+
+    async def collect() -> bytes:
+        return b"".join([chunk async for chunk in response.streaming_content])
+
+    text = async_to_sync(collect)().decode()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -89,7 +89,7 @@ class ChatAgentApi(_ChatBase):
         user = request.user
         content = run_with_timeout(
             lambda cancelled: agents_answer(session=session, user=user, chat=chat, query=query, specs=specs),
-            seconds=settings.LM_TIMEOUT_SECONDS,
+            seconds=settings.ANSWER_TIMEOUT_SECONDS,
             message=TIMEOUT_MESSAGE,
         )
         return Response(

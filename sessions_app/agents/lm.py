@@ -125,7 +125,8 @@ def provider_error(error: Exception, *, provider: str) -> ApplicationError:
             code="provider_rate_limited",
             status_code=429,
         )
-    if isinstance(error, lm_errors.LMTimeoutError):
+    timed_out = isinstance(error, lm_errors.LMTransportError) and "timed out" in str(error).lower()
+    if isinstance(error, lm_errors.LMTimeoutError) or timed_out:
         return ProviderError(
             f"The {provider} model did not answer within {settings.LM_TIMEOUT_SECONDS:g} s. Try a simpler query.",
             code="provider_timeout",
