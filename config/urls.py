@@ -13,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("sessions_app.urls")),
     path("", include("codeexec.urls")),
+    path("", include("sessions_app.agents.urls")),
     path("templates/", include("templates.urls")),
     path("", include("chats.urls")),
 ]

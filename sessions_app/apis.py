@@ -22,6 +22,8 @@ from chats.services import user_id_assert_is_caller
 from config.errors import ApplicationError, NotFoundError
 from sessions_app import default_dataset
 from sessions_app import serializers as s
+from sessions_app.agents.context import dataset_context_compute
+from sessions_app.agents.services import dataset_description_generate
 from sessions_app.catalogue import MODELS, OFFLINE_PROVIDER, default_model, server_api_key
 from sessions_app.dataset_names import clean_dataset_name
 from sessions_app.ingest import (
@@ -46,8 +48,8 @@ from sessions_app.services import (
     dataset_file_profile,
     datasets_from_parsed,
     datasets_install,
-    describe_preview,
     model_settings_update,
+    preview_table,
     session_create,
     session_for_request,
     session_initialize,
@@ -233,13 +235,27 @@ class PreviewCsvUploadApi(APIView):
         )
 
 
-class DescriptionFromPreviewApi(APIView):
-    @extend_schema(request=s.DescriptionFromPreviewIn, responses=s.DescriptionOut, tags=["datasets"])
+class DescriptionFromPreviewApi(SessionAPIView):
+    @extend_schema(
+        parameters=SESSION_PARAMETERS, request=s.DescriptionFromPreviewIn, responses=s.DescriptionOut, tags=["datasets"]
+    )
     def post(self, request: Request) -> Response:
+        """``dataset_description_agent`` on the preview, with the session's model when a
+        session is sent, else the server's default model."""
         data = validated(s.DescriptionFromPreviewIn, request.data)
+        session = self.analysis_session() if _sends_session(request) else None
         name = clean_dataset_name(data["name"] or "dataset")
-        text = describe_preview(headers=data["headers"], rows=data["rows"], existing=data["description"])
+        context = dataset_context_compute(
+            name=name, description="", table=preview_table(headers=data["headers"], rows=data["rows"])
+        )
+        text = dataset_description_generate(
+            session=session, user=request.user, contexts=[context], existing=data["description"]
+        )
         return Response({"description": f" exact_python_name: `{name}` Dataset: {text}"})
+
+
+def _sends_session(request: Request) -> bool:
+    return bool(request.META.get("HTTP_X_SESSION_ID") or request.query_params.get("session_id"))
 
 
 class UploadDataframeApi(SessionAPIView):
@@ -312,8 +328,15 @@ class UploadExcelApi(SessionAPIView):
         with uploaded_path(data["file"]) as path:
             _require_excel(path)
             parsed = read_excel(path, sheets=data["selected_sheets"])
+        description = data["description"]
+        if not description.strip():
+            # As the reference: a description for one sheet, a joint context for several.
+            contexts = [
+                dataset_context_compute(name=clean_dataset_name(p.name), description="", table=p.table) for p in parsed
+            ]
+            description = dataset_description_generate(session=session, user=request.user, contexts=contexts)
         new = datasets_from_parsed(
-            parsed=parsed, source=Dataset.Source.EXCEL, names=[p.name for p in parsed], description=data["description"]
+            parsed=parsed, source=Dataset.Source.EXCEL, names=[p.name for p in parsed], description=description
         )
         created = datasets_install(
             session=session, new=new, replace=data["mode"] == "replace" or _force_refresh(request)

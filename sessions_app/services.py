@@ -121,7 +121,7 @@ def _default_dataset_create(*, session: AnalysisSession, description: str = "") 
 # --- sessions ----------------------------------------------------------------------------
 
 
-def _model_defaults() -> dict:
+def session_model_defaults() -> dict:
     entry = default_model()
     temperature, max_tokens = apply_safeguards(
         provider=entry.provider,
@@ -141,7 +141,7 @@ def _model_defaults() -> dict:
 @transaction.atomic
 def session_create(*, user=None) -> AnalysisSession:
     owner = user if user is not None and user.is_authenticated else None
-    session = AnalysisSession.objects.create(user=owner, **_model_defaults())
+    session = AnalysisSession.objects.create(user=owner, **session_model_defaults())
     _default_dataset_create(session=session)
     return session
 
@@ -184,9 +184,9 @@ def session_reset(*, session: AnalysisSession, preserve_model_settings: bool, de
     session.datasets.all().delete()
     _default_dataset_create(session=session, description=description)
     if not preserve_model_settings:
-        for field, value in _model_defaults().items():
+        for field, value in session_model_defaults().items():
             setattr(session, field, value)
-        session.save(update_fields=list(_model_defaults()))
+        session.save(update_fields=list(session_model_defaults()))
 
 
 def session_message_info_set(*, session: AnalysisSession, chat_id: int | None, message_id: int | None) -> None:
@@ -402,38 +402,27 @@ def model_settings_update(
     return session
 
 
-def describe_preview(*, headers: list[str], rows: list[list], existing: str = "") -> str:
-    """Describe a table from a few preview rows: what each column holds, with examples.
-
-    Deterministic stand-in for the LM description; the agents issue routes this through
-    ``dataset_description_agent`` when a language model is configured.
-    """
+def preview_table(*, headers: list[str], rows: list[list]) -> pa.Table:
+    """A typed table from preview rows: each column numeric, else date/time, else text."""
     names = unique_column_names(headers)
     width = len(names)
     frame = pd.DataFrame([list(row[:width]) + [None] * (width - len(row)) for row in rows], columns=names)
-    lines = [existing.strip()] if existing.strip() else []
-    lines.append(f"{width} columns, {len(frame)} preview rows.")
-    lines.append("Columns:")
     for name in names:
-        values = frame[name].dropna()
+        values = frame[name]
+        present = values.dropna()
         numbers = pd.to_numeric(values, errors="coerce")
-        if len(values) and numbers.notna().all():
-            lines.append(f"- {name} (numeric): {_number(numbers.min())} to {_number(numbers.max())} in the preview.")
+        if len(present) and numbers[present.index].notna().all():
+            frame[name] = numbers
             continue
         try:
-            dates = pd.to_datetime(values.astype(str), errors="coerce", format="ISO8601", utc=True)
+            dates = pd.to_datetime(values.astype("string"), errors="coerce", format="ISO8601", utc=True)
         except (ValueError, OverflowError, TypeError):
-            dates = pd.Series([pd.NaT] * len(values))
-        if len(values) and dates.notna().all():
-            lines.append(f"- {name} (date/time): {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d} in the preview.")
+            dates = None
+        if dates is not None and len(present) and dates[present.index].notna().all():
+            frame[name] = dates
             continue
-        examples = ", ".join(repr(str(v)) for v in list(dict.fromkeys(values.astype(str)))[:3])
-        lines.append(f"- {name} (text): e.g. {examples}." if examples else f"- {name}: empty in the preview.")
-    return "\n".join(lines)
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
+        frame[name] = values.map(lambda value: None if value is None else str(value)).astype("string")
+    return normalise_table(pa.Table.from_pandas(frame, preserve_index=False))
 
 
 # --- the sandbox's view of the session ------------------------------------------------------

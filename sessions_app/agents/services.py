@@ -33,7 +33,7 @@ from codeexec.services import ExecutionContext, agent_execution_record
 from config.errors import ApplicationError
 from sessions_app.agents import signatures as sig
 from sessions_app.agents.context import ColumnContext, DatasetContext, column_context, context_to_text
-from sessions_app.agents.lm import CallTrace, ProviderError, SessionModel, lm_call, offline_lm, session_model
+from sessions_app.agents.lm import CallTrace, ProviderError, SessionModel, lm_call, session_model
 from sessions_app.agents.markdown import (
     answer_markdown,
     error_markdown,
@@ -43,7 +43,12 @@ from sessions_app.agents.markdown import (
 from sessions_app.agents.styling import styling_hint
 from sessions_app.models import AnalysisSession, Dataset, DatasetFile
 from sessions_app.selectors import parquet_open, session_datasets
-from sessions_app.services import datasets_save_from_sandbox, session_dataset_inputs, session_message_info_set
+from sessions_app.services import (
+    datasets_save_from_sandbox,
+    session_dataset_inputs,
+    session_message_info_set,
+    session_model_defaults,
+)
 from templates.models import CORE_AGENTS, AgentTemplate
 from templates.selectors import (
     agent_template_get_for_user,
@@ -563,14 +568,17 @@ def agents_answer(*, session: AnalysisSession, user, chat: Chat, query: str, spe
 # --- single calls -------------------------------------------------------------------------------------
 
 
+def _model_for(session: AnalysisSession | None) -> SessionModel:
+    """The session's model, or the server's default model when there is no session."""
+    return session_model(session if session is not None else AnalysisSession(**session_model_defaults()))
+
+
 def chat_title_generate(*, session: AnalysisSession | None, user, query: str, chat_id: int | None = None) -> str:
     """At most three words naming a chat, from its first question."""
     trace = CallTrace(session_id=session.pk if session else "", user=user, chat_id=chat_id)
-    if session is not None:
-        model = session_model(session)
-    else:
-        model = SessionModel(lm=offline_lm(), provider="offline", model="offline-analyst", entry=None)
-    prediction = lm_call(model=model, trace=trace, signature=sig.ChatHistoryNameAgent, purpose="title", query=query)
+    prediction = lm_call(
+        model=_model_for(session), trace=trace, signature=sig.ChatHistoryNameAgent, purpose="title", query=query
+    )
     words = re.sub(r"[\"'`*#]", "", str(prediction.name or "")).split()
     return " ".join(words[:3]) or "New Chat"
 
@@ -631,11 +639,7 @@ def dataset_description_generate(
 ) -> str:
     """A description of one dataset, or of several related tables, from their context."""
     trace = CallTrace(session_id=session.pk if session else "", user=user)
-    model = (
-        session_model(session)
-        if session is not None
-        else SessionModel(lm=offline_lm(), provider="offline", model="offline-analyst", entry=None)
-    )
+    model = _model_for(session)
     text = context_to_text(contexts)
     if len(contexts) == 1:
         prediction = lm_call(

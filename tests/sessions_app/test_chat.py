@@ -58,9 +58,12 @@ def test_chat_streams_planner_then_agents_then_totals(client, session_id):
     assert done["status"] == "done"
     assert done["failed_agents"] == []
     totals = done["totals"]
+    # allocator, planner, then per agent: its code and the summary of its output; after the
+    # stream, the chat's title from its first exchange (not part of the answer's totals)
     usage = list(ModelUsage.objects.order_by("id"))
-    # allocator, planner, then per agent: its code and the summary of its output
-    assert [u.purpose for u in usage] == ["allocator", "planner", "agent", "summary", "agent", "summary"]
+    assert [u.purpose for u in usage] == ["allocator", "planner", "agent", "summary", "agent", "summary", "title"]
+    title = usage.pop()
+    assert title.message_id is None
     assert totals["lm_calls"] == 6
     assert totals["prompt_tokens"] == sum(u.prompt_tokens for u in usage)
     assert totals["completion_tokens"] == sum(u.completion_tokens for u in usage)
@@ -79,6 +82,7 @@ def test_chat_streams_planner_then_agents_then_totals(client, session_id):
         ("planner_data_viz_agent", True, messages[1].pk),
     ]
     assert AnalysisSession.objects.get(pk=session_id).current_chat_id == chat.pk
+    assert chat.title != "New Chat" and 1 <= len(chat.title.split()) <= 3
 
 
 def test_follow_up_works_on_the_previous_question(client, session_id):

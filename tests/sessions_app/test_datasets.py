@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from analytics.models import ModelUsage
+
 from tests.conftest import csv_file
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +140,7 @@ def test_preview_of_junk_is_400(client):
 
 
 def test_description_from_preview(client):
+    """dataset_description_agent on the typed preview (here the offline engine's answer)."""
     body = {
         "headers": ["city", "temp", "day"],
         "rows": [["Oslo", "3.5", "2024-01-01"], ["Lima", 20, "2024-02-01"]],
@@ -146,13 +149,18 @@ def test_description_from_preview(client):
     }
     response = client.post("/generate-description-from-preview", body, format="json")
     assert response.json() == {
-        "description": " exact_python_name: `Weather_2024` Dataset: Daily readings.\n"
-        "3 columns, 2 preview rows.\n"
+        "description": " exact_python_name: `Weather_2024` Dataset: `Weather_2024`: 2 rows x 3 columns; "
+        "each row is one day.\n"
+        "Daily readings.\n"
         "Columns:\n"
-        "- city (text): e.g. 'Oslo', 'Lima'.\n"
-        "- temp (numeric): 3.5 to 20 in the preview.\n"
-        "- day (date/time): 2024-01-01 to 2024-02-01 in the preview."
+        "- city (text): city; 2 distinct values, e.g. Oslo, Lima.\n"
+        "- temp (number): temperature; 3.50 to 20, mean 11.75, 2 distinct values.\n"
+        "- day (date): day; 2024-01-01 to 2024-02-01.\n"
+        "Time span: day from 2024-01-01 to 2024-02-01.\n"
+        "Missing values: none."
     }
+    usage = ModelUsage.objects.get()
+    assert (usage.purpose, usage.provider, usage.session_id) == ("description", "offline", "")
 
 
 @pytest.mark.parametrize("body", [{"headers": ["a"]}, {"rows": [[1]]}, {"headers": [], "rows": [[1]]}])

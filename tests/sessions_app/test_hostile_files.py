@@ -138,7 +138,7 @@ def test_description_from_preview_with_mixed_time_zones(client):
     body = {"headers": ["d"], "rows": [["2020-01-01T00:00:00+05:00"], ["2020-01-01T00:00:00Z"]]}
     response = client.post("/generate-description-from-preview", body, format="json")
     assert response.status_code == 200
-    assert "- d (date/time): 2019-12-31 to 2020-01-01 in the preview." in response.json()["description"]
+    assert "- d (date): d; 2019-12-31 to 2020-01-01." in response.json()["description"]
 
 
 def test_changing_temperature_keeps_the_users_own_key(client, session_id):
