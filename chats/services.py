@@ -203,6 +203,21 @@ def _duplicate_of(latest: Message | None, *, sender: str, content: str, origin: 
     return None
 
 
+def _late_question_copy(chat: Chat, *, sender: str, content: str, origin: str) -> Message | None:
+    """The client's copy of a question posted after the server stored it and its answer.
+
+    Only while the client has posted nothing since that question, so asking the same
+    question again later is stored as a new message.
+    """
+    if origin != Message.Origin.CLIENT or sender != Message.Sender.USER:
+        return None
+    question = chat.messages.filter(sender=Message.Sender.USER).order_by("-timestamp", "-id").first()
+    if question is None or question.origin != Message.Origin.SERVER or question.content.strip() != content.strip():
+        return None
+    newer = chat.messages.filter(timestamp__gte=question.timestamp).exclude(pk=question.pk)
+    return None if newer.filter(origin=Message.Origin.CLIENT).exists() else question
+
+
 def _chat_title_wanted_send(*, chat_id: int, query: str) -> None:
     for receiver, result in chat_title_wanted.send_robust(sender=Chat, chat_id=chat_id, query=query):
         if isinstance(result, Exception):
@@ -233,7 +248,9 @@ def chat_message_append(
     if locked is None:
         raise NotFoundError(f"Chat with ID {chat.pk} not found or access denied", code="chat_not_found")
     latest = locked.messages.order_by("-timestamp", "-id").first()
-    duplicate = _duplicate_of(latest, sender=sender, content=content, origin=origin)
+    duplicate = _duplicate_of(latest, sender=sender, content=content, origin=origin) or _late_question_copy(
+        locked, sender=sender, content=content, origin=origin
+    )
     if duplicate is not None:
         return duplicate
     first_answer = (

@@ -687,3 +687,25 @@ def test_staff_cleanup_naming_themselves_deletes_only_their_own(make_user, popul
     response = client.post("/chats/cleanup-empty", {"user_id": staff.pk}, format="json")
     assert response.json() == {"message": "Deleted 1 empty chats"}
     assert remaining(chats) == set(chats)
+
+
+def test_a_late_client_copy_of_a_server_stored_question_is_not_duplicated(db):
+    from chats.models import Chat, Message
+    from chats.services import chat_message_append
+
+    chat = Chat.objects.create(session_id="s")
+    server = Message.Origin.SERVER
+    question = chat_message_append(chat=chat, sender="user", content="mean price?", origin=server)
+    answer = chat_message_append(chat=chat, sender="ai", content="## Answer\n42", origin=server)
+    assert chat_message_append(chat=chat, sender="user", content=" mean price? ") == question
+    assert chat_message_append(chat=chat, sender="ai", content="<!-- AGENT: a -->\n42") == answer
+    # Asked again once the client has posted something of its own: a new message.
+    chat_message_append(chat=chat, sender="user", content="and the median?")
+    again = chat_message_append(chat=chat, sender="user", content="mean price?")
+    assert again != question
+    assert list(chat.messages.values_list("content", flat=True)) == [
+        "mean price?",
+        "## Answer\n42",
+        "and the median?",
+        "mean price?",
+    ]
