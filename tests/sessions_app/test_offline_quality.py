@@ -38,3 +38,16 @@ def test_quality_case(case: quality.Case) -> None:
         pytest.skip(f"the sandbox cannot run KMeans: {kmeans_failure()}")
     answers = quality.answer_direct(case)
     case.check(answers, quality.frame(case.dataset))
+
+
+def test_suite_covers_every_intent_on_several_datasets():
+    intents = [quality.intent_of(case) for case in quality.CASES]
+    assert len(quality.CASES) >= 45
+    assert len({case.dataset for case in quality.CASES}) >= 3
+    assert sum(1 for case in quality.CASES if case.history) >= 4
+    counts = {intent: intents.count(intent) for intent in set(intents)}
+    counts["clean"] = counts.get("clean", 0) + counts.pop("missing", 0)  # one intent: missing values and cleaning
+    for intent in ("overview", "clean", "distribution", "relationship", "correlation", "groups", "trend"):
+        assert counts.get(intent, 0) >= 3, intent
+    for intent in ("regression", "model", "cluster"):
+        assert counts.get(intent, 0) >= 3, intent

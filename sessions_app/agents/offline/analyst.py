@@ -200,15 +200,14 @@ def _agent_for(role: str, agents: dict[str, str]) -> str | None:
 def plan(*, goal: str, datasets: list[DatasetContext], agents: dict[str, str], complexity: str) -> list[PlanStep]:
     """The agents to run, in order, with what each creates, uses and must do.
 
-    ``complexity`` "unrelated" (from the allocator) sends the question to basic_qa_agent;
-    otherwise the plan follows from the question itself.
+    The plan follows from the question itself, so ``complexity`` (the allocator's verdict,
+    which :func:`allocate` derives from this same plan) does not change it.
     """
     if not agents:
         return []
     analysis = resolve(goal, datasets)
-    if analysis is None or (complexity == UNRELATED and analysis.intent not in it.INTENTS):
-        why = "Not a question about the loaded data" if analysis is None else _unsupported_why(analysis)
-        return [PlanStep(BASIC_QA_AGENT, [], [], why)]
+    if analysis is None:
+        return [PlanStep(BASIC_QA_AGENT, [], [], "Not a question about the loaded data")]
     if analysis.intent == it.UNSUPPORTED:
         return [PlanStep(BASIC_QA_AGENT, [], [], _unsupported_why(analysis))]
     steps: list[PlanStep] = []
@@ -232,6 +231,11 @@ def plan(*, goal: str, datasets: list[DatasetContext], agents: dict[str, str], c
 
 def _unsupported_why(analysis: it.Analysis) -> str:
     return f"The offline analyst cannot do {analysis.reason}; answer with what it can do instead"
+
+
+def plan_text(steps: list[PlanStep]) -> str:
+    """The planner's ``plan`` output: agent names joined by "->"."""
+    return "->".join(step.agent for step in steps)
 
 
 def plan_instructions_text(steps: list[PlanStep]) -> str:
@@ -281,10 +285,8 @@ def _compute_words(analysis: it.Analysis) -> str:
     if a.intent == it.GROUPS:
         if a.measure is None or a.agg == "count":
             return f"Count the rows per {a.group}"
-        return (
-            f"Compute the {a.agg}, mean, median and count of {a.measure} per {a.group}, "
-            f"and a one-way ANOVA across the groups"
-        )
+        statistics = ", ".join(dict.fromkeys([a.agg, "mean", "median"]))
+        return f"Compute the {statistics} and count of {a.measure} per {a.group}, and a one-way ANOVA across the groups"
     if a.intent == it.TREND:
         measure = "the number of rows" if a.measure is None or a.agg == "count" else f"the {a.agg} of {a.measure}"
         by = f" for each {a.group}" if a.group else ""

@@ -340,9 +340,8 @@ def _clean(analysis: it.Analysis) -> Parts:
     parts = Parts(
         title=f"Clean {dataset.name}: impute missing values, parse dates, drop duplicate rows{scope(analysis)}"
     )
+    parts.core = ["rows_before = len(data)", "missing_before = data.isna().sum()"]
     body = [
-        "rows_before = len(data)",
-        "missing_before = data.isna().sum()",
         "duplicates = int(data.duplicated().sum())",
         "data = data.drop_duplicates().reset_index(drop=True)",
         "to_fill = data.isna().sum()",
@@ -372,13 +371,14 @@ def _clean(analysis: it.Analysis) -> Parts:
         parts.compute_findings.append(f'print("- Parsed as dates: {ftext(", ".join(dates))}")')
     parts.compute_findings.append(f'print("- Saved as the dataset {name} for later questions")')
     parts.figure = [
-        'chart_data = report.reset_index(names="column")',
+        'chart_data = missing_before.rename("missing_before").rename_axis("column").reset_index()',
         "fig = px.bar(",
         '    chart_data, x="column", y="missing_before", title="Missing values per column before cleaning",',
         '    labels={"column": "Column", "missing_before": "Missing values"}, template="plotly_white",',
         ")",
         "fig.show()",
     ]
+    parts.figure_findings = parts.compute_findings[:1]
     parts.creates = [name]
     return parts
 
@@ -746,8 +746,10 @@ def _trend(analysis: it.Analysis) -> Parts:
         lines.append(f"trend = {grouped}[{lit(measure)}].{agg}()")
     lines.append(f"trend = trend.dropna(subset=[{lit(value)}]).sort_values({lit(keys)})")
     lines.append(f'trend["step"] = {_steps(x, period_word if on_datetime else "value")}')
-    what = "rows" if count else measure
-    parts = Parts(title=f"Trend of {word.lower()} {what} per {period_word}{scope(analysis)}")
+    subject = "the number of rows" if count else f"{word.lower()} {measure}"
+    parts = Parts(title=f"Trend of {subject} per {period_word}{scope(analysis)}")
+    label = f"Rows per {period_word}" if count else f"{word} {ftext(measure)}"
+    number = ",.0f" if count else ",.2f"
     parts.core = lines
     if group:
         parts.compute = [
@@ -761,14 +763,15 @@ def _trend(analysis: it.Analysis) -> Parts:
             f"for name, part in trend.groupby({lit(group)}):",
             "    first, last = part.iloc[0], part.iloc[-1]",
             '    slope = slopes.get(name, float("nan"))',
-            f'    print(f"- {{name}}: {{first[{flit(value)}]:,.2f}} in {{{_when("first", x, date_format)}}} '
-            f"to {{last[{flit(value)}]:,.2f}} in {{{_when('last', x, date_format)}}}; "
+            f'    print(f"- {{name}}: {{first[{flit(value)}]:{number}}} in {{{_when("first", x, date_format)}}} '
+            f"to {{last[{flit(value)}]:{number}}} in {{{_when('last', x, date_format)}}}; "
             f'slope {{slope:+,.3f}} per {period_word}")',
         ]
         parts.compute_findings = finding_lines
         parts.figure_findings = [
             f"for name, part in trend.groupby({lit(group)}):",
-            f'    print(f"- {{name}}: {{part.iloc[0][{flit(value)}]:,.2f}} to {{part.iloc[-1][{flit(value)}]:,.2f}}")',
+            f'    print(f"- {{name}}: {{part.iloc[0][{flit(value)}]:{number}}} '
+            f'to {{part.iloc[-1][{flit(value)}]:{number}}}")',
         ]
     else:
         parts.compute = [
@@ -777,8 +780,8 @@ def _trend(analysis: it.Analysis) -> Parts:
             f"peak = trend.loc[trend[{lit(value)}].idxmax()]",
         ]
         change = (
-            f'print(f"- {word} {ftext(what)}: {{first[{flit(value)}]:,.2f}} in {{{_when("first", x, date_format)}}} '
-            f'to {{last[{flit(value)}]:,.2f}} in {{{_when("last", x, date_format)}}}")'
+            f'print(f"- {label}: {{first[{flit(value)}]:{number}}} in {{{_when("first", x, date_format)}}} '
+            f'to {{last[{flit(value)}]:{number}}} in {{{_when("last", x, date_format)}}}")'
         )
         slope = [
             "if len(trend) >= 2:",
@@ -791,7 +794,7 @@ def _trend(analysis: it.Analysis) -> Parts:
         parts.compute_findings = [
             change,
             *slope,
-            f'print(f"- Highest: {{peak[{flit(value)}]:,.2f}} in {{{_when("peak", x, date_format)}}}")',
+            f'print(f"- Highest: {{peak[{flit(value)}]:{number}}} in {{{_when("peak", x, date_format)}}}")',
         ]
         parts.figure_findings = [
             "first, last = trend.iloc[0], trend.iloc[-1]",

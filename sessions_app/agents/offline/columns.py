@@ -290,6 +290,7 @@ class Mention:
     start: int  # token indexes, end exclusive
     end: int
     score: int  # 3: the name as written, 2: all its words, 1: one distinctive word
+    gaps: int = 0  # question words inside the span that are not part of the name
 
 
 def _candidates(tokens: list[Token], column: str) -> list[Mention]:
@@ -326,7 +327,8 @@ def _candidates(tokens: list[Token], column: str) -> list[Mention]:
             used.add(hit)
         else:
             if start in used:
-                found.append(Mention(column, start, max(used) + 1, 2))
+                end = max(used) + 1
+                found.append(Mention(column, start, end, 2, gaps=end - start - len(used)))
         # One distinctive word of a multi-word column ("temperature" for temp_max).
         if len(words) > 1:
             token = lowered[start]
@@ -340,7 +342,7 @@ def find_mentions(text: str, dataset: DatasetContext) -> list[Mention]:
     tokens = tokens_of(text)
     candidates = [mention for column in dataset.columns for mention in _candidates(tokens, column.name)]
     order = {column.name: index for index, column in enumerate(dataset.columns)}
-    candidates.sort(key=lambda m: (-m.score, -(m.end - m.start), m.start, order[m.column]))
+    candidates.sort(key=lambda m: (-m.score, m.gaps, -(m.end - m.start), m.start, order[m.column]))
     taken: set[int] = set()
     chosen: list[Mention] = []
     for mention in candidates:

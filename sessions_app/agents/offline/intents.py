@@ -372,15 +372,19 @@ def _column_before(text: str, position: int, dataset: DatasetContext) -> str | N
     return None
 
 
-def _column_after(text: str, position: int, dataset: DatasetContext) -> str | None:
+def _column_after(text: str, position: int, dataset: DatasetContext) -> tuple[str | None, int]:
+    """The numeric column named by the words right after ``position`` ("2 bathrooms"), and
+    how many characters of ``text[position:]`` name it."""
     after = text[position:]
-    words = list(re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", after))[:3]
-    if not words:
-        return None
+    if not re.match(r"\s*[A-Za-z_]", after):
+        return None, 0
+    words = list(re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", after))[:2]
     phrase = after[: words[-1].end()]
-    found = [m.column for m in cols.find_mentions(phrase, dataset)]
-    found = [name for name in found if dataset.column(name).kind == NUMERIC]  # type: ignore[union-attr]
-    return found[0] if found else None
+    tokens = cols.tokens_of(phrase)
+    for mention in cols.find_mentions(phrase, dataset):
+        if mention.start == 0 and dataset.column(mention.column).kind == NUMERIC:  # type: ignore[union-attr]
+            return mention.column, tokens[mention.end - 1].end
+    return None, 0
 
 
 def find_filters(text: str, dataset: DatasetContext) -> tuple[list[Filter], str]:
@@ -398,13 +402,11 @@ def find_filters(text: str, dataset: DatasetContext) -> tuple[list[Filter], str]
             if any(s <= match.start() < e for s, e in spans):
                 continue
             value = _number_value(match.group(1), match.group(2))
-            column = _column_before(text, match.start(), dataset)
-            end = match.end()
+            # "at least 2 bathrooms": the column right after the number, else the one before it.
+            column, length = _column_after(text, match.end(), dataset)
+            end = match.end() + length
             if column is None:
-                column = _column_after(text, match.end(), dataset)
-                if column is not None:
-                    words = list(re.finditer(r"[A-Za-z_][A-Za-z0-9_]*", text[match.end() :]))[:3]
-                    end = match.end() + (words[-1].end() if words else 0)
+                column = _column_before(text, match.start(), dataset)
             if column is None:
                 continue
             start = match.start()
@@ -423,7 +425,9 @@ def find_filters(text: str, dataset: DatasetContext) -> tuple[list[Filter], str]
         def in_range(year: int) -> bool:
             return low is None or low <= year <= high
 
-        taken = lambda position: any(s <= position < e for s, e in spans)  # noqa: E731
+        def taken(position: int) -> bool:
+            return any(start <= position < end for start, end in spans)
+
         for match in re.finditer(
             r"\b(?:between|from)\s+(1\d{3}|2\d{3})\s+(?:and|to|-|until|through)\s+(1\d{3}|2\d{3})\b", lowered
         ):
@@ -647,10 +651,9 @@ def _swap_in(analysis: Analysis, column: str) -> None:
     """Put a newly named column in the role of the previous one of the same kind."""
     dataset = analysis.dataset
     kind = dataset.column(column).kind  # type: ignore[union-attr]
-    same_kind = lambda name: name is not None and dataset.column(name).kind == kind  # noqa: E731
     for role in ("y", "measure", "target", "group", "x"):
         current = getattr(analysis, role)
-        if same_kind(current):
+        if current is not None and dataset.column(current).kind == kind:  # type: ignore[union-attr]
             setattr(analysis, role, column)
             analysis.mentioned = [column if name == current else name for name in analysis.mentioned]
             analysis.features = [name for name in analysis.features if name != column]
@@ -745,7 +748,8 @@ def build(question: str, datasets: list[DatasetContext]) -> Analysis | None:
     elif intent == GROUPS:
         _assign_groups(analysis, numeric, groupish, grouped_after_cue, value_columns + several_values)
     elif intent == TREND:
-        analysis.time = times[0] if times else cols.time_columns(dataset)[0].name
+        available = cols.time_columns(dataset)
+        analysis.time = times[0] if times else available[0].name if available else None
         measure = [n for n in numeric if n != analysis.time]
         analysis.measure = measure[0] if measure else None
         groups = [n for n in groupish if n != analysis.measure]
@@ -762,19 +766,48 @@ def build(question: str, datasets: list[DatasetContext]) -> Analysis | None:
         analysis.features = [n for n in numeric]
         if len(analysis.features) < 2:
             analysis.features = [c.name for c in cols.measures(dataset)][:6]
+    if analysis.intent == GROUPS and DISTRIBUTION in own and analysis.chart is None:
+        analysis.chart = "box"  # the distribution of a measure per group
     if analysis.intent == DISTRIBUTION and analysis.group is not None:
         # The distribution of a measure per group is a comparison of groups, shown as boxes.
         analysis.intent = GROUPS
         analysis.chart = analysis.chart or "box"
     if analysis.clean_first and analysis.intent not in (CLEAN, MISSING):
         analysis.source = f"{dataset.name}_clean"
+    infeasible = _infeasible(analysis)
+    if infeasible:
+        return Analysis(UNSUPPORTED, dataset, source=dataset.name, reason=infeasible, question=question)
     return analysis
+
+
+def _infeasible(analysis: Analysis) -> str:
+    """Why the data cannot answer the analysis ("" when it can)."""
+    dataset = analysis.dataset
+    numeric = [c for c in dataset.columns if c.kind == NUMERIC and not cols.is_identifier(c, dataset.rows)]
+    if analysis.intent == TREND and analysis.time is None:
+        return f"a trend over time on {dataset.name} (it has no date or year column)"
+    if analysis.intent == CORRELATION:
+        focus = [n for n in analysis.focus if analysis.column_kind(n) == NUMERIC]
+        if len(focus) != 1 and len(numeric) < 2:
+            return f"correlations on {dataset.name} (they need at least two numeric columns)"
+    if analysis.intent == RELATIONSHIP and (analysis.x is None or analysis.y is None) and len(numeric) < 2:
+        return f"a relationship between columns of {dataset.name} (it needs two numeric columns)"
+    if analysis.intent in (REGRESSION, MODEL) and (analysis.target is None or not analysis.features):
+        return f"a model on {dataset.name} (it needs a target column and at least one other usable column)"
+    if analysis.intent == CLUSTER and not any(analysis.column_kind(n) == NUMERIC for n in analysis.features):
+        return f"clustering on {dataset.name} (it needs numeric columns)"
+    return ""
 
 
 def _without_mentions(text: str, dataset: DatasetContext) -> str:
     """The text with the column names blanked ("max temperature" is temp_max, not a maximum)."""
     tokens = cols.tokens_of(text)
     spans = [(tokens[m.start].start, tokens[m.end - 1].end) for m in cols.find_mentions(text, dataset)]
+    for start, _ in list(spans):
+        # "number of bedrooms" names the column, not a count.
+        before = re.search(r"\bnumber of\s+$", text[:start], re.IGNORECASE)
+        if before:
+            spans.append((before.start(), start))
     return _blank_out(text, spans)
 
 
@@ -825,6 +858,8 @@ def _choose_intent(
         if intent == CORRELATION and len(numeric) == 2 and re.search(r"\bcorrelation (between|of)\b", lowered):
             return RELATIONSHIP
         if intent == GROUPS:
+            if len(numeric) >= 2 and RELATIONSHIP in own:
+                continue  # "lifeExp vs gdpPercap by continent": a relationship, coloured by group
             if times and not grouped_after_cue and not (set(groupish) - set(times)):
                 return TREND
             if times and re.search(

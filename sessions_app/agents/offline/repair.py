@@ -18,7 +18,8 @@ from sessions_app.agents.offline import columns as cols
 from sessions_app.agents.offline import intents as it
 
 _STRING = re.compile(
-    r"(?P<prefix>\b[rRbBuUfF]{0,2})(?P<quote>\"\"\"|'''|\"|')(?P<body>(?:\\.|(?!(?P=quote)).)*?)(?P=quote)", re.S
+    r"(?P<prefix>(?:(?<![\w])[rRbBuUfF]{1,2})?)(?P<quote>\"\"\"|'''|\"|')(?P<body>(?:\\.|(?!(?P=quote)).)*?)(?P=quote)",
+    re.S,
 )
 
 
@@ -89,7 +90,9 @@ def _failing_line(code: str, error: str) -> int | None:
 
 
 def _quoted(text: str) -> list[str]:
-    return [a or b for a, b in re.findall(r"'([^']*)'|\"([^\"]*)\"", text)]
+    """Quoted names in an error message; single quotes first (``"['a', 'b'] not in index"``)."""
+    single = re.findall(r"'([^']*)'", text)
+    return single or re.findall(r'"([^"]*)"', text)
 
 
 def _fix_columns(code: str, message: str, datasets: list[DatasetContext]) -> str:
@@ -196,15 +199,16 @@ def _fix_numbers(code: str, message: str, error: str, datasets: list[DatasetCont
     bad_value = next(iter(_quoted(message)), None)
     if index is not None:
         line = lines[index]
-        # Whole-frame reductions over text columns: keep to numbers.
-        if _REDUCTIONS.search(line) and bad_value is not None and _value_is_text(bad_value, datasets):
-            lines[index] = _REDUCTIONS.sub(lambda m: f".{m.group(1)}(numeric_only=True)", line)
-            return "\n".join(lines) + ("\n" if code.endswith("\n") else "")
+        # Numbers stored as text ("1,200", "30"): convert the columns the line uses.
         targets = [
             (frame, name)
             for frame, name in _referenced(line, datasets)
             if _column(datasets, name).kind != NUMERIC and _looks_numeric(_column(datasets, name))
         ]
+        # Whole-frame reductions over text columns ("Afghanistan"): keep to the numbers.
+        if not targets and _REDUCTIONS.search(line) and bad_value is not None and _value_is_text(bad_value):
+            lines[index] = _REDUCTIONS.sub(lambda m: f".{m.group(1)}(numeric_only=True)", line)
+            return "\n".join(lines) + ("\n" if code.endswith("\n") else "")
         if not targets:
             holder = _holder_of(bad_value, datasets)
             targets = [(frame, name) for frame, name in _referenced(line, datasets) if name == holder]
@@ -216,7 +220,7 @@ def _fix_numbers(code: str, message: str, error: str, datasets: list[DatasetCont
     return code
 
 
-def _value_is_text(value: str, datasets: list[DatasetContext]) -> bool:
+def _value_is_text(value: str) -> bool:
     try:
         float(value)
     except ValueError:
@@ -582,11 +586,20 @@ def _swap(code: str, prompt: str, datasets: list[DatasetContext]) -> tuple[str, 
         old = candidates[0] if candidates else None
     if not old or not new or old == new or old not in in_code:
         return code, False
-    code = _replace_in_strings(code, old, new)
-    for old_label, new_label in ((cols.label(old), cols.label(new)),):
-        code = _replace_in_strings(code, old_label, new_label)
-        code = _replace_in_strings(code, old_label.lower(), new_label.lower())
+    for before, after in (
+        (old, new),
+        (cols.label(old), cols.label(new)),
+        (cols.label(old).lower(), cols.label(new).lower()),
+    ):
+        code = _replace_in_strings(code, before, after)
+        code = _replace_in_comments(code, before, after)
     return code, True
+
+
+def _replace_in_comments(code: str, old: str, new: str) -> str:
+    pattern = re.compile(rf"(?<![\w]){re.escape(old)}(?![\w])")
+    lines = [pattern.sub(new, line) if line.lstrip().startswith("#") else line for line in code.split("\n")]
+    return "\n".join(lines)
 
 
 def _name_in(phrase: str, datasets: list[DatasetContext]) -> str | None:

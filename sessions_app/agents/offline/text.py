@@ -67,7 +67,7 @@ def _error(output: str) -> str:
     for line in lines:
         match = _ERROR_LINE.match(line)
         if match and match.group(1).endswith(("Error", "Exception")):
-            return line
+            return f"{match.group(1)}: {match.group(2)}" if match.group(2) else match.group(1)
     return ""
 
 
@@ -142,8 +142,8 @@ def example_questions(dataset: DatasetContext) -> list[tuple[str, str]]:
     if measures and times:
         examples.append(("Trend over time", f"How has {measures[0]} changed over time?"))
     if len(measures) >= 2:
-        others = [m for m in measures[1:3]] + groups[:1]
-        examples.append(("Regression", f"Regress {measures[0]} on {' and '.join(others)}"))
+        others = measures[1:3] + groups[:1]
+        examples.append(("Regression", f"Regress {measures[0]} on {_and(others)}"))
     if groups and measures:
         examples.append(("Classifier with a held-out score", f"Predict {groups[0]} from {', '.join(measures[:3])}"))
     elif measures:
@@ -153,14 +153,24 @@ def example_questions(dataset: DatasetContext) -> list[tuple[str, str]]:
     return examples
 
 
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _filter_example(dataset: DatasetContext) -> str:
     parts = []
     time = next(iter(cols.time_columns(dataset)), None)
     if time is not None and time.max is not None:
         parts.append(f'"in {str(time.max)[:4]}"')
-    category = next((c for c in dataset.columns if c.kind == CATEGORICAL and cols.known_values(c)), None)
-    if category is not None:
-        parts.append(f'"for {cols.known_values(category)[0]}"')
+    values = [
+        value
+        for column in dataset.columns
+        if column.kind == CATEGORICAL
+        for value in cols.known_values(column)
+        if str(value).lower() not in cols.IGNORED_VALUES
+    ]
+    if values:
+        parts.append(f'"for {values[0]}"')
     measure = next(iter(cols.measures(dataset)), None)
     if measure is not None and measure.mean is not None:
         parts.append(f'"where {measure.name} > {_round(measure.mean)}"')
@@ -304,6 +314,8 @@ def _column_line(column: ColumnContext, rows: int) -> str:
         if cols.is_identifier(column, rows):
             return f"- {column.name} ({kind}): {meaning}; a code, not a measure{missing}."
         spread = f"{_number(column.min)} to {_number(column.max)}"
+        if column.time_like:
+            spread = f"{column.min:.0f} to {column.max:.0f}"
         mean = f", mean {_number(column.mean)}" if column.mean is not None and not column.time_like else ""
         distinct = (
             f", {column.distinct:,} distinct values" if column.distinct is not None and column.distinct <= 20 else ""
@@ -311,6 +323,10 @@ def _column_line(column: ColumnContext, rows: int) -> str:
         return f"- {column.name} ({kind}): {meaning}; {spread}{mean}{distinct}{missing}."
     if column.kind == DATETIME:
         stored = " (stored as text: convert with pd.to_datetime)" if "string" in column.dtype else ""
+        if column.min is None:
+            examples = ", ".join(str(value) for value in column.samples[:3])
+            distinct = f"{column.distinct or 0:,} distinct, e.g. {examples}"
+            return f"- {column.name} (date){stored}: {meaning}; {distinct}{missing}."
         return f"- {column.name} (date){stored}: {meaning}; {str(column.min)[:10]} to {str(column.max)[:10]}{missing}."
     tops = ", ".join(f"{item['value']} ({item['count']:,})" for item in column.top_values[:6])
     if column.kind in (CATEGORICAL, BOOLEAN):
@@ -361,13 +377,16 @@ def describe_dataset(*, datasets: list[DatasetContext], existing: str = "") -> s
         if groups:
             lines.append("Groups: " + ", ".join(groups) + ".")
         for time in cols.time_columns(dataset):
-            lines.append(f"Time span: {time.name} from {str(time.min)[:10]} to {str(time.max)[:10]}.")
+            if time.min is not None and time.max is not None:
+                low, high = (f"{time.min:.0f}", f"{time.max:.0f}") if time.time_like else (time.min, time.max)
+                lines.append(f"Time span: {time.name} from {str(low)[:10]} to {str(high)[:10]}.")
         missing = [f"{c.name} ({c.nulls:,})" for c in dataset.columns if c.nulls]
         lines.append("Missing values: " + (", ".join(missing) if missing else "none") + ".")
         measures = cols.measures(dataset)
         skewed = [c.name for c in measures if _right_skewed(c)]
         if skewed:
-            lines.append(f"Notes: {', '.join(skewed)} span several orders of magnitude (consider log scales).")
+            verb = "spans" if len(skewed) == 1 else "span"
+            lines.append(f"Notes: {_and(skewed)} {verb} several orders of magnitude (consider log scales).")
         blocks.append("\n".join(lines))
     if existing.strip() and len(datasets) != 1:
         blocks.insert(0, existing.strip())
