@@ -6,6 +6,11 @@ hands the socket to a warm child, which reads the request, runs it locked down, 
 its result and exits; the server enforces the wall-clock limit, and after the child ends
 writes a status frame (exit code, signal, whether it timed out) on the same connection.
 
+At the ``userns`` level a warm child is three processes (see ``_enter_pid_namespace``):
+the warm child itself, outside the pid namespace it created, which the server waits for
+and kills and which exits as the run did; the namespace's init (pid 1); and the runner
+(pid 2), which receives the connection and runs the request.
+
 The server is single-threaded and never runs user code itself. It starts with an empty
 environment apart from a few fixed variables, so no secret is there to inherit.
 """
@@ -16,6 +21,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -24,6 +30,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 # Before numpy/OpenBLAS load: one thread each, and no interactive matplotlib backend.
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
@@ -83,16 +90,20 @@ def _close_fds_except(keep: set[int]) -> None:
                 os.close(fd)
 
 
-def _child_main(config: Config, channel: socket.socket, uid: int) -> None:
+def _child_main(config: Config, channel: socket.socket, uid: int, server_pid: int) -> None:
     """A warm child: wait for a connection, then serve exactly one request and exit."""
     isolation.die_with_parent()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _close_fds_except({channel.fileno()})
+    # The expensive part of isolation happens while warm, off the request's path.
     if config.level == "namespaces":
-        # The expensive part of isolation happens while warm, off the request's path.
         isolation.unshare_namespaces()
         isolation.build_root(root=config.root_dir, scratch_bytes=config.scratch_bytes, uid=uid)
+    elif config.level == "userns":
+        isolation.enter_user_namespace()
+        isolation.build_root(root=config.root_dir, scratch_bytes=config.scratch_bytes, uid=os.getuid())
+        _enter_pid_namespace(channel)  # returns only in the runner, pid 2 of the new namespace
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _, fds, _, _ = socket.recv_fds(channel, 16, 1)
     channel.close()
@@ -100,21 +111,80 @@ def _child_main(config: Config, channel: socket.socket, uid: int) -> None:
         os._exit(0)
     connection = socket.socket(fileno=fds[0])
     try:
-        _serve_one(config, connection, uid)
+        _serve_one(config, connection, uid, server_pid)
     except BaseException as error:  # report what we can; the server adds the status
         with contextlib.suppress(OSError):
             protocol.send_json(connection, b"R", {"fatal": f"{type(error).__name__}: {error}"})
     os._exit(0)
 
 
-def _serve_one(config: Config, connection: socket.socket, uid: int) -> None:
-    server_pid = os.getppid()
+def _enter_pid_namespace(channel: socket.socket) -> None:
+    """Split into the three processes of the ``userns`` level; only the runner returns.
+
+    The pid namespace that ``enter_user_namespace`` unshared holds only our children. Its
+    first one is its init, and the kernel shields an init from every signal it has no
+    handler for, even the CPU limit's SIGXCPU and a kill(getpid(), SIGKILL) of its own;
+    so the init only waits, and the run happens in its child, pid 2, where signals act as
+    at the other levels.
+
+    This process stays outside, as the pid the server waits for, and kills at the wall
+    clock limit: the init dies with it (parent-death signal) and takes the namespace, the
+    runner included, down with it. Once the runner ends, the init writes its exit status
+    (a negative number for a signal) to a pipe the runner has closed, and this process
+    exits the same way, so the server reports the run's own status (-24 for SIGXCPU).
+
+    Only the runner keeps the channel: it receives the connection itself, and if it dies
+    while warm the channel is closed, so the server's send fails and it tries the next
+    warm child. If this process dies before the init's parent-death signal is set, the
+    runner is left waiting on a channel whose server end is gone (the server is stopping
+    or dead), and the end of stream ends it.
+    """
+    status_read, status_write = os.pipe()
+    init_pid = os.fork()
+    if init_pid == 0:
+        os.close(status_read)
+        _namespace_init(channel, status_write)
+        return
+    channel.close()
+    os.close(status_write)
+    _, status = os.waitpid(init_pid, 0)
+    report = os.read(status_read, 32)
+    _exit_as(int(report) if report else os.waitstatus_to_exitcode(status))
+
+
+def _namespace_init(channel: socket.socket, status_write: int) -> None:
+    """Pid 1 of the run's pid namespace: fork the runner (which returns) and wait for it."""
+    isolation.die_with_parent()
+    runner_pid = os.fork()
+    if runner_pid == 0:
+        os.close(status_write)
+        return
+    channel.close()
+    _, status = os.waitpid(runner_pid, 0)
+    os.write(status_write, str(os.waitstatus_to_exitcode(status)).encode())
+    os._exit(0)
+
+
+def _exit_as(code: int) -> NoReturn:
+    """Exit with ``code`` as os.waitstatus_to_exitcode gives it: below 0, by that signal."""
+    if code >= 0:
+        os._exit(code)
+    number = -code
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU and others would dump core
+    if number not in (signal.SIGKILL, signal.SIGSTOP):
+        signal.signal(number, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {number})
+    os.kill(os.getpid(), number)
+    os._exit(128 + number)  # a signal whose default action is not to end the process
+
+
+def _serve_one(config: Config, connection: socket.socket, uid: int, server_pid: int) -> None:
     frame = protocol.recv_frame(connection, max_bytes=64 * 1024 * 1024)
     if frame is None or frame[0] != b"Q":
         return
     request = json.loads(frame[1])
     if request.get("kind") == "info":
-        protocol.send_json(connection, b"R", {"level": config.level, "pid": os.getppid()})
+        protocol.send_json(connection, b"R", {"level": config.level, "pid": server_pid})
         return
     limits = config.limits
     cpu = min(int(request.get("cpu_seconds") or limits.cpu_seconds), limits.cpu_seconds)
@@ -129,6 +199,13 @@ def _serve_one(config: Config, connection: socket.socket, uid: int) -> None:
         isolation.die_with_parent()  # a uid change clears the parent-death signal
         if os.getppid() != server_pid:  # the server died before the signal was re-armed
             os._exit(1)
+    elif config.level == "userns":
+        isolation.enter_root(config.root_dir)
+        # No uid to change to (only ours is mapped), so dropping capabilities is what
+        # makes the runner unprivileged. Nothing clears a parent-death signal here, and
+        # none is needed, nor a getppid() check (its parent is the namespace's init, pid
+        # 1): when the init dies, the kernel kills the whole namespace.
+        isolation.drop_capabilities()
     else:
         scratch = _private_scratch(config)
         os.chdir(scratch)
@@ -136,7 +213,9 @@ def _serve_one(config: Config, connection: socket.socket, uid: int) -> None:
     isolation.apply_limits(limits, address_space_base=base)
     os.environ.clear()
     os.environ.update({"HOME": scratch, "TMPDIR": scratch, "MPLCONFIGDIR": scratch, "PATH": "/usr/bin:/bin"})
-    audit.install(read_roots=isolation.library_roots(), write_root=scratch, confine_files=config.level != "namespaces")
+    # Inside a private root the chroot is the file wall; the hook confines files only at
+    # the process level.
+    audit.install(read_roots=isolation.library_roots(), write_root=scratch, confine_files=config.level == "process")
     result = runner.run_blocks(
         request.get("blocks") or [],
         datasets,
@@ -169,12 +248,13 @@ class SandboxServer:
     def _spawn_warm(self) -> None:
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         uid = self._next_uid()
+        server_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
             try:
                 parent_end.close()
                 self.listener.close()
-                _child_main(self.config, child_end, uid)
+                _child_main(self.config, child_end, uid, server_pid)
             finally:
                 os._exit(1)
         child_end.close()
@@ -235,6 +315,7 @@ class SandboxServer:
         self.listener.bind(str(path))
         os.chmod(path, 0o600)
         self.listener.listen(64)
+        isolation.become_subreaper()
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         # SIGCHLD wakes the loop at once, so the status frame follows a child's exit
         # without waiting for the select timeout.
@@ -288,17 +369,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the supervisor) is gone")
     args = parser.parse_args(argv)
 
-    available = isolation.detect_level()
-    if args.isolation == "auto":
-        level = available
-    elif isolation.LEVELS.index(args.isolation) > isolation.LEVELS.index(available):
-        print(json.dumps({"event": "refused", "wanted": args.isolation, "available": available}), flush=True)
-        raise SystemExit(f"isolation {args.isolation!r} is not available on this host (best: {available!r})")
-    else:
-        level = args.isolation
-    runner.warm_up()
     root_dir = args.root_dir or args.socket.parent / "sandbox-root"
     root_dir.mkdir(parents=True, exist_ok=True)
+    available = isolation.available_levels(root_dir)
+    try:
+        level = isolation.choose_level(args.isolation, available)
+    except isolation.IsolationRefusedError as error:
+        print(json.dumps({"event": "refused", "wanted": args.isolation, "available": available[-1]}), flush=True)
+        raise SystemExit(str(error)) from None
+    runner.warm_up()
     config = Config(
         socket_path=args.socket,
         root_dir=root_dir,
