@@ -262,6 +262,7 @@ def warm_up() -> None:
     """Exercise the common paths once in the server, so forked children inherit the lazy
     imports and caches (Parquet reading, pandas printing, Plotly JSON, matplotlib PNG,
     model fitting) instead of paying for them on every run."""
+    from sklearn.cluster import KMeans
     from sklearn.linear_model import LinearRegression
 
     frame = pd.DataFrame({"x": np.arange(20, dtype=float), "y": np.arange(20) * 2.0, "g": ["a", "b"] * 10})
@@ -278,4 +279,7 @@ def warm_up() -> None:
     sm.OLS(frame.y, sm.add_constant(frame.x)).fit().summary()
     smf.ols("y ~ x + C(g)", data=frame).fit()
     LinearRegression().fit(frame[["x"]], frame.y)
+    # scikit-learn caches its threadpoolctl controller on first use; building it reads
+    # /proc/self/maps, which the children's private root does not have.
+    KMeans(n_clusters=2, n_init=1, random_state=0).fit(frame[["x", "y"]])
     stats.pearsonr(frame.x, frame.y)

@@ -196,3 +196,16 @@ def test_health_reports_the_isolation_level(client):
     body = client.get("/api/health").json()
     assert body["checks"]["sandbox"]["ok"] is True
     assert body["checks"]["sandbox"]["isolation"] in ("namespaces", "process")
+
+
+def test_scikit_learn_clustering_runs_in_the_private_root(client, session_id):
+    """KMeans asks threadpoolctl about loaded libraries (via /proc, absent in the sandbox's
+    root): the server builds that once before forking."""
+    code = (
+        "from sklearn.cluster import KMeans\n"
+        "labels = KMeans(n_clusters=3, n_init=10, random_state=42).fit_predict(df[['lifeExp', 'gdpPercap']])\n"
+        "print(sorted(pd.Series(labels).value_counts().tolist()))"
+    )
+    body = execute(client, session_id, code).json()
+    assert body["is_successful"] is True, body["output"]
+    assert body["output"].startswith("\n\n=== OUTPUT FROM UNKNOWN_AGENT ===\n[")
