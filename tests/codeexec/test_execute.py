@@ -195,7 +195,7 @@ def test_split_blocks_keeps_a_preamble_as_unknown():
 def test_health_reports_the_isolation_level(client):
     body = client.get("/api/health").json()
     assert body["checks"]["sandbox"]["ok"] is True
-    assert body["checks"]["sandbox"]["isolation"] in ("namespaces", "process")
+    assert body["checks"]["sandbox"]["isolation"] in ("namespaces", "userns", "process")
 
 
 def test_scikit_learn_clustering_runs_in_the_private_root(client, session_id):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from analytics.models import ModelUsage
-
 from tests.conftest import csv_file
 
 pytestmark = pytest.mark.django_db
