@@ -251,7 +251,7 @@ class AnswerRun:
             model=self.model, trace=self.trace, signature=signature, purpose=purpose, agent_name=agent_name, **inputs
         )
 
-    def _execute(self, name: str, code: str) -> tuple[AgentAnswer, list]:
+    def execute(self, name: str, code: str) -> tuple[AgentAnswer, list]:
         """Run ``code`` after the earlier agents' code; this block's results only."""
         block_name = re.sub(r"\W", "_", name.removesuffix("_agent")) or "agent"
         blocks = [*self.blocks, {"name": block_name, "code": code}]
@@ -275,8 +275,8 @@ class AnswerRun:
         prediction = self.call(spec.signature, purpose=ModelUsage.Purpose.AGENT, agent_name=spec.name, **inputs)
         initial_code = strip_fences(str(prediction.code or ""))
         started = time.perf_counter()
-        answer, saved = self._execute(spec.name, initial_code)
-        for _ in range(self._fix_budget()):
+        answer, saved = self.execute(spec.name, initial_code)
+        for _ in range(self.fix_budget()):
             if answer.ok:
                 break
             fixed = strip_fences(
@@ -296,7 +296,7 @@ class AnswerRun:
             if not fixed.strip() or fixed.strip() == answer.code.strip():
                 answer.fix_attempts = attempts
                 break  # the repair changed nothing: another run would fail the same way
-            answer, saved = self._execute(spec.name, fixed)
+            answer, saved = self.execute(spec.name, fixed)
             answer.fix_attempts = attempts
         if answer.ok:
             self.blocks.append({"name": spec.name.removesuffix("_agent"), "code": answer.code})
@@ -327,7 +327,7 @@ class AnswerRun:
         answer.execution_id = execution.pk
         return answer
 
-    def _fix_budget(self) -> int:
+    def fix_budget(self) -> int:
         return max(0, settings.CODE_FIX_ATTEMPTS)
 
     def _keep_saved(self, saved: list) -> list[str]:
@@ -610,7 +610,7 @@ def code_fix(*, session: AnalysisSession, user, code: str, error: str) -> FixOut
     trace = CallTrace(session_id=session.pk, user=user, chat_id=session.current_chat_id)
     run = AnswerRun(session=session, user=user, trace=trace, query=error, goal=error)
     current, current_error, attempts = code, error, []
-    for _ in range(max(1, run._fix_budget())):
+    for _ in range(max(1, run.fix_budget())):
         fixed = strip_fences(
             str(
                 run.call(
@@ -626,7 +626,7 @@ def code_fix(*, session: AnalysisSession, user, code: str, error: str) -> FixOut
         if not fixed.strip() or fixed.strip() == current.strip():
             attempts.append({"code": fixed, "error": "the repair changed nothing"})
             break
-        result, _ = run._execute("fix", fixed)
+        result, _ = run.execute("fix", fixed)
         attempts.append({"code": fixed, "error": result.error})
         current, current_error = fixed, result.error or ""
         if result.ok:
