@@ -356,17 +356,46 @@ def _role_for_agent(agent: str, category: str) -> str | None:
     return None
 
 
+_CLEAN_VERBS = frozenset({"clean", "impute", "preprocess", "prepare", "tidy"})
+_FIGURE_VERBS = frozenset({"plot", "draw", "chart", "visualize", "visualise", "show", "graph"})
+_COMPUTE_VERBS = frozenset(
+    [
+        "compute",
+        "calculate",
+        "summarize",
+        "summarise",
+        "report",
+        "count",
+        "aggregate",
+        "fit",
+        "train",
+        "cluster",
+        "run",
+        "regress",
+        "estimate",
+        "test",
+        "compare",
+        "analyze",
+        "analyse",
+        "describe",
+        "measure",
+        "predict",
+        "classify",
+        "find",
+    ]
+)
+
+
 def _parts_from_instruction(instruction: str) -> set[str]:
+    """The parts an instruction asks for, from the verbs its sentences start with."""
     parts: set[str] = set()
-    for sentence in re.split(r"(?<=[.;])\s+", instruction.strip()):
-        first = sentence.split(" ", 1)[0].lower().strip(":,")
-        if not first or first in ("use", "start"):
-            continue
-        if first == "clean":
+    for sentence in re.split(r"(?<=\.)\s+", instruction.strip()):
+        first = sentence.split(" ", 1)[0].lower().strip(":,.")
+        if first in _CLEAN_VERBS:
             parts.add(CLEAN_PART)
-        elif first in ("plot", "draw", "chart", "visualize", "visualise", "show"):
+        elif first in _FIGURE_VERBS:
             parts.add(FIGURE_PART)
-        else:
+        elif first in _COMPUTE_VERBS:
             parts.add(COMPUTE_PART)
     return parts
 

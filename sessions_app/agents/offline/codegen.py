@@ -962,7 +962,13 @@ def _model(analysis: it.Analysis, *, reuse: list[str] | None = None) -> Parts:
     ]
     if categorical:
         core.append("X[categorical_features] = X[categorical_features].astype(str)")
-    core += [f"y = {y_expr}", "", "preprocess = ColumnTransformer(", "    ["]
+    core.append(f"y = {y_expr}")
+    if classify:
+        core += [
+            "if y.nunique() < 2:",
+            f"    raise ValueError({lit(f'Only one value of {target} in these rows: there is nothing to classify')})",
+        ]
+    core += ["", "preprocess = ColumnTransformer(", "    ["]
     if numeric:
         if scaled:
             core.append(

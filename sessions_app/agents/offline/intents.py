@@ -786,14 +786,20 @@ def _infeasible(analysis: Analysis) -> str:
     numeric = [c for c in dataset.columns if c.kind == NUMERIC and not cols.is_identifier(c, dataset.rows)]
     if analysis.intent == TREND and analysis.time is None:
         return f"a trend over time on {dataset.name} (it has no date or year column)"
-    if analysis.intent == CORRELATION:
-        focus = [n for n in analysis.focus if analysis.column_kind(n) == NUMERIC]
-        if len(focus) != 1 and len(numeric) < 2:
-            return f"correlations on {dataset.name} (they need at least two numeric columns)"
+    if analysis.intent == CORRELATION and len(numeric) < 2:
+        return f"correlations on {dataset.name} (they need at least two numeric columns)"
     if analysis.intent == RELATIONSHIP and (analysis.x is None or analysis.y is None) and len(numeric) < 2:
         return f"a relationship between columns of {dataset.name} (it needs two numeric columns)"
     if analysis.intent in (REGRESSION, MODEL) and (analysis.target is None or not analysis.features):
-        return f"a model on {dataset.name} (it needs a target column and at least one other usable column)"
+        return (
+            f"that model on {dataset.name} (it needs a number or category to predict, not a date, an identifier "
+            "or free text, and at least one other usable column)"
+        )
+    pinned = [f for f in analysis.filters if f.column == analysis.target and f.op == "=="]
+    if analysis.intent == MODEL and analysis.classification and pinned:
+        return (
+            f"a classifier of {analysis.target} when the question keeps a single {analysis.target} ({pinned[0].value})"
+        )
     if analysis.intent == CLUSTER and not any(analysis.column_kind(n) == NUMERIC for n in analysis.features):
         return f"clustering on {dataset.name} (it needs numeric columns)"
     return ""
@@ -934,16 +940,25 @@ def _assign_target(analysis: Analysis, text: str, mentions: list[str], starts: d
     if effect:
         after = [n for n in mentions if starts[n] > effect.end() - 3]
         target = after[0] if after else target
-    if target is None and mentions:
-        target = mentions[0]
     if target is None:
+        target = next((n for n in mentions if _usable_target(dataset, n)), None)
+    if target is None and not mentions:
         target = _default_measure(dataset)
+    if target is not None and not _usable_target(dataset, target):
+        target = None  # dates, identifiers and free text are not something to predict here
     analysis.target = target
     named = [n for n in mentions if n != target]
     usable = [n for n in named if _usable_feature(dataset, n)]
     if not usable:
         usable = [c.name for c in dataset.columns if c.name != target and _usable_feature(dataset, c.name)][:12]
     analysis.features = usable
+
+
+def _usable_target(dataset: DatasetContext, name: str) -> bool:
+    column = dataset.column(name)
+    if column is None or column.kind in (DATETIME, TEXT) or cols.is_identifier(column, dataset.rows):
+        return False
+    return not (column.kind == CATEGORICAL and column.distinct and column.distinct > 30)
 
 
 def _usable_feature(dataset: DatasetContext, name: str) -> bool:
