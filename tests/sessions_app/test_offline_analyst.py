@@ -528,6 +528,18 @@ def test_summarize_says_plainly_when_the_code_failed():
     )
 
 
+def test_summarize_reads_the_chat_services_error_line():
+    response = (
+        "# Relationship between x and y\ndata = df.copy()\n\nOutput:\n"
+        "Rows after filtering (year = 2007): 142\n"
+        "Error: ValueError: x and y must have length at least 2.\nProblem at line 9 of statistical_analytics:\n"
+    )
+    assert analyst.summarize(goal="x vs y", agent_response=response) == (
+        "Relationship between x and y: the code failed with ValueError: x and y must have length at least 2. "
+        "No results were computed; the code needs fixing before it can answer the question."
+    )
+
+
 def test_answer_general_lists_real_columns(housing):
     answer = analyst.answer_general(goal="What's the weather in Paris?", datasets=[housing])
     assert answer.splitlines()[0].startswith("That question is not one I can answer")

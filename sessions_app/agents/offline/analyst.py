@@ -321,6 +321,8 @@ def _figure_words(analysis: it.Analysis) -> str:
         return "the correlations as a heatmap (or bars for one column)"
     if a.intent == it.GROUPS:
         chart = a.chart if a.chart in ("box", "violin", "line", "pie") else "bar"
+        if chart in ("box", "violin") and a.measure is not None:
+            return f"a {chart} plot of {a.measure} per {a.group}"
         what = "the number of rows" if a.measure is None or a.agg == "count" else f"the {a.agg} of {a.measure}"
         return f"a {chart} chart of {what} per {a.group}"
     if a.intent == it.TREND:

@@ -14,7 +14,7 @@ from sessions_app.agents.offline import intents as it
 
 MAX_FINDINGS = 14
 _ERROR_LINE = re.compile(
-    r"^(?:Error in \w+: )?([A-Z]\w*(?:Error|Exception|Warning)|KeyboardInterrupt|SystemExit)\b:? ?(.*)$"
+    r"^(?:Error(?: in \w+)?: )?([A-Z]\w*(?:Error|Exception|Warning)|KeyboardInterrupt|SystemExit)\b:? ?(.*)$"
 )
 
 
@@ -60,7 +60,7 @@ def _error(output: str) -> str:
     for index, line in enumerate(lines):
         if line.startswith("=== ERROR IN"):
             following = next((item for item in lines[index + 1 :] if item), "")
-            return re.sub(r"^Error in \w+: ", "", following)
+            return re.sub(r"^Error(?: in \w+)?: ", "", following)
     if any(line.startswith("Traceback") for line in lines):
         errors = [line for line in lines if _ERROR_LINE.match(line)]
         return errors[-1] if errors else "the code raised an error"
