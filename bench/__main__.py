@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import chat, datasets, sandbox
+from bench import chat, datasets, quality, sandbox
 
-SUITES = {"datasets": datasets.main, "sandbox": sandbox.main, "chat": chat.main}
+SUITES = {"datasets": datasets.main, "sandbox": sandbox.main, "chat": chat.main, "quality": quality.main}
 
 
 def main() -> int:

@@ -144,15 +144,21 @@ def _failure_message(status: dict) -> str:
     return f"Execution crashed (exit status {code})."
 
 
+def _text(value: object) -> str:
+    """Text the child sent, made valid Unicode: code can print lone surrogates (for example
+    from ``errors="surrogateescape"`` decoding), which JSON carries but nothing later can encode."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _block(item: object) -> BlockOutcome | None:
     if not isinstance(item, dict):
         return None
     return BlockOutcome(
-        name=str(item.get("name")),
+        name=_text(item.get("name")),
         ok=item.get("ok") is True,
-        stdout=str(item.get("stdout") or ""),
-        error=str(item["error"]) if item.get("error") else None,
-        plotly=[f for f in item.get("plotly") or [] if isinstance(f, str)],
+        stdout=_text(item.get("stdout") or ""),
+        error=_text(item["error"]) if item.get("error") else None,
+        plotly=[_text(f) for f in item.get("plotly") or [] if isinstance(f, str)],
         matplotlib=[f for f in item.get("matplotlib") or [] if isinstance(f, str)],
     )
 

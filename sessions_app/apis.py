@@ -7,6 +7,7 @@ the caller.
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chats.selectors import chat_get_for_caller
 from chats.services import user_id_assert_is_caller
 from config.errors import ApplicationError, NotFoundError
 from sessions_app import default_dataset
@@ -56,6 +58,8 @@ from sessions_app.services import (
     session_message_info_set,
     session_reset,
 )
+
+logger = logging.getLogger(__name__)
 
 SESSION_PARAMETERS = [
     OpenApiParameter("X-Session-ID", str, OpenApiParameter.HEADER, required=False, description="Session id"),
@@ -198,7 +202,11 @@ class SetMessageInfoApi(SessionAPIView):
         data = validated(s.SetMessageInfoIn, request.data)
         user_id_assert_is_caller(user=request.user, user_id=data.get("user_id"))
         session = self.analysis_session()
-        session_message_info_set(session=session, chat_id=data.get("chat_id"), message_id=data.get("message_id"))
+        chat_id = data.get("chat_id")
+        if chat_id is not None:
+            # Only a chat the caller owns can be bound: answers, usage and code runs go to it.
+            chat_get_for_caller(chat_id=chat_id, user=request.user, session_id=session.pk)
+        session_message_info_set(session=session, chat_id=chat_id, message_id=data.get("message_id"))
         return Response(
             {
                 "success": True,
@@ -334,7 +342,12 @@ class UploadExcelApi(SessionAPIView):
             contexts = [
                 dataset_context_compute(name=clean_dataset_name(p.name), description="", table=p.table) for p in parsed
             ]
-            description = dataset_description_generate(session=session, user=request.user, contexts=contexts)
+            try:
+                description = dataset_description_generate(session=session, user=request.user, contexts=contexts)
+            except ApplicationError as error:
+                # The description is a courtesy: a provider failure must not lose the upload.
+                logger.warning("describing an Excel upload failed: %s", error.code)
+                description = ""
         new = datasets_from_parsed(
             parsed=parsed, source=Dataset.Source.EXCEL, names=[p.name for p in parsed], description=description
         )

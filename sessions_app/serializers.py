@@ -53,9 +53,35 @@ class UploadExcelIn(serializers.Serializer):
         return value
 
 
+PREVIEW_MAX_COLUMNS = 1_000
+PREVIEW_MAX_ROWS = 100
+
+
+class PreviewCellField(serializers.Field):
+    """One preview cell: a string, number, boolean or null (nothing nested)."""
+
+    def to_internal_value(self, data):
+        if data is not None and not isinstance(data, (str, int, float, bool)):
+            raise serializers.ValidationError("Cells must be strings, numbers, booleans or null.")
+        if isinstance(data, str) and len(data) > 10_000:
+            raise serializers.ValidationError("Cells are limited to 10,000 characters.")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
 class DescriptionFromPreviewIn(serializers.Serializer):
-    headers = serializers.ListField(child=serializers.CharField(allow_blank=True), allow_empty=False)
-    rows = serializers.ListField(child=serializers.ListField(allow_empty=True), allow_empty=False)
+    headers = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, max_length=255), allow_empty=False, max_length=PREVIEW_MAX_COLUMNS
+    )
+    rows = serializers.ListField(
+        child=serializers.ListField(
+            child=PreviewCellField(allow_null=True), allow_empty=True, max_length=PREVIEW_MAX_COLUMNS
+        ),
+        allow_empty=False,
+        max_length=PREVIEW_MAX_ROWS,
+    )
     description = serializers.CharField(required=False, allow_blank=True, default="")
     name = serializers.CharField(required=False, allow_blank=True, default="")
 

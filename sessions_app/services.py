@@ -406,22 +406,24 @@ def preview_table(*, headers: list[str], rows: list[list]) -> pa.Table:
     """A typed table from preview rows: each column numeric, else date/time, else text."""
     names = unique_column_names(headers)
     width = len(names)
-    frame = pd.DataFrame([list(row[:width]) + [None] * (width - len(row)) for row in rows], columns=names)
-    for name in names:
-        values = frame[name]
+    padded = [list(row[:width]) + [None] * (width - len(row)) for row in rows]
+    columns = {}
+    for index, name in enumerate(names):
+        values = pd.Series([row[index] for row in padded], dtype=object)
         present = values.dropna()
         numbers = pd.to_numeric(values, errors="coerce")
         if len(present) and numbers[present.index].notna().all():
-            frame[name] = numbers
+            columns[name] = numbers
             continue
         try:
             dates = pd.to_datetime(values.astype("string"), errors="coerce", format="ISO8601", utc=True)
         except (ValueError, OverflowError, TypeError):
             dates = None
         if dates is not None and len(present) and dates[present.index].notna().all():
-            frame[name] = dates
+            columns[name] = dates
             continue
-        frame[name] = values.map(lambda value: None if value is None else str(value)).astype("string")
+        columns[name] = values.map(lambda value: None if value is None else str(value)).astype("string")
+    frame = pd.DataFrame(columns, columns=names) if columns else pd.DataFrame(index=range(len(padded)))
     return normalise_table(pa.Table.from_pandas(frame, preserve_index=False))
 
 

@@ -84,11 +84,13 @@ class ChatAgentApi(_ChatBase):
         names = list(dict.fromkeys(name.strip() for name in agent_name.split(",") if name.strip()))
         if not names:
             raise ApplicationError("Name at least one agent.", code="agent_not_found")
-        session, chat, query = self.chat_inputs(request)
         specs = agents_resolve(user=request.user, names=names)
+        session, chat, query = self.chat_inputs(request)
         user = request.user
         content = run_with_timeout(
-            lambda cancelled: agents_answer(session=session, user=user, chat=chat, query=query, specs=specs),
+            lambda cancelled: agents_answer(
+                session=session, user=user, chat=chat, query=query, specs=specs, cancelled=cancelled
+            ),
             seconds=settings.ANSWER_TIMEOUT_SECONDS,
             message=TIMEOUT_MESSAGE,
         )

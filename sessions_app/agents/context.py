@@ -129,6 +129,31 @@ def _looks_like_dates(name: str, samples: list) -> bool:
     return bool(parsed.notna().all())
 
 
+def _year_like(name: str, low: object, high: object, *, integer_type: bool) -> bool:
+    """A column of years: a year-ish name and whole numbers between 1000 and 3000."""
+    lowered = name.lower()
+    if not ("year" in lowered or lowered in ("yr", "season")):
+        return False
+    if not isinstance(low, (int, float)) or not isinstance(high, (int, float)):
+        return False  # no finite bounds (empty, or infinities)
+    integral = integer_type or (float(low).is_integer() and float(high).is_integer())
+    return integral and 1000 <= low <= high <= 3000
+
+
+def _text_date_bounds(column) -> tuple[str | None, str | None]:
+    """Earliest and latest date in a text column of dates, as ISO strings."""
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(column.to_pandas(), errors="coerce", format="mixed").dropna()
+    if parsed.empty:
+        return None, None
+    return parsed.min().isoformat(), parsed.max().isoformat()
+
+
 def column_context(name: str, column) -> ColumnContext:
     """Statistics for one ``pyarrow.ChunkedArray``; what Arrow cannot compute is left out."""
     import contextlib
@@ -158,16 +183,7 @@ def column_context(name: str, column) -> ColumnContext:
             entry.mean = _python(pc.mean(valid).as_py())
             if len(valid) > 1:
                 entry.std = _python(pc.stddev(valid, ddof=1).as_py())
-        lowered = name.lower()
-        integral = pa.types.is_integer(kind_type) or (
-            entry.min is not None and float(entry.min).is_integer() and float(entry.max).is_integer()
-        )
-        entry.time_like = bool(
-            integral
-            and entry.min is not None
-            and ("year" in lowered or lowered in ("yr", "season"))
-            and 1000 <= float(entry.min) <= float(entry.max) <= 3000
-        )
+        entry.time_like = _year_like(name, entry.min, entry.max, integer_type=pa.types.is_integer(kind_type))
     elif pa.types.is_temporal(kind_type):
         entry.kind = DATETIME
         with contextlib.suppress(pa.ArrowException, OverflowError, ValueError):
@@ -178,6 +194,7 @@ def column_context(name: str, column) -> ColumnContext:
         entry.kind = CATEGORICAL if few and distinct is not None and distinct < rows else TEXT
         if _looks_like_dates(name, samples):
             entry.kind = DATETIME  # stored as text: code must convert it with pd.to_datetime
+            entry.min, entry.max = _text_date_bounds(valid)
     if entry.kind in (CATEGORICAL, BOOLEAN, TEXT):
         with contextlib.suppress(pa.ArrowException):
             counts = pc.value_counts(valid).to_pylist()

@@ -154,6 +154,10 @@ def provider_error(error: Exception, *, provider: str) -> ApplicationError:
     return ProviderError(f"The {provider} API failed: {type(error).__name__}.", code="provider_error")
 
 
+def _valid_text(value: object) -> object:
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
+
+
 def _text_size(values: dict) -> int:
     return sum(len(str(value)) for value in values.values())
 
@@ -169,6 +173,8 @@ def lm_call(
 ) -> dspy.Prediction:
     """Run ``signature`` once with the session's LM and record its usage."""
     started = time.perf_counter()
+    # Program output can hold lone surrogates, which no provider request can encode.
+    inputs = {key: _valid_text(value) for key, value in inputs.items()}
     try:
         with dspy.context(lm=model.lm, track_usage=True):
             prediction = dspy.Predict(signature)(**inputs)

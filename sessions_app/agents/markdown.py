@@ -1,8 +1,8 @@
 """Markdown of agent answers in the reference's layout (§3.4), safe to show in a browser.
 
 Everything a model or user code wrote is untrusted: prose has ``&``, ``<`` and ``>``
-escaped so a markdown renderer that allows raw HTML shows it as text, and code and
-output go in fences that their content cannot close. The only HTML is ours: the
+escaped so a markdown renderer that allows raw HTML shows it as text, and no fences,
+links or images; code and output go in fences that their content cannot close. The only HTML is ours: the
 complexity badge.
 """
 
@@ -18,6 +18,7 @@ COMPLEXITY_BADGES = {
     "advanced": ("#FF5F5F", "●●●"),
 }
 NUMBERED_ITEM = re.compile(r"\(\d+\)")
+LINK_TARGET = re.compile(r"\]\s*\(")
 
 
 def agent_title(name: str) -> str:
@@ -26,7 +27,13 @@ def agent_title(name: str) -> str:
 
 
 def escape_text(text: str) -> str:
-    return html.escape(str(text), quote=False)
+    """Prose as inert markdown: no HTML, no code fences, no links or (remote) images.
+
+    Model prose can be steered by the data it reads (prompt injection); a link or image
+    there could send what the user sees to someone else.
+    """
+    escaped = html.escape(str(text), quote=False).replace("```", "`\u200b``")
+    return LINK_TARGET.sub("]\u200b(", escaped)
 
 
 def fenced(language: str, content: str) -> str:

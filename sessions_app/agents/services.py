@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 import dspy
 from django.conf import settings
+from django.db import transaction
 
 from analytics.models import ModelUsage
 from analytics.services import model_usage_attach_message
@@ -33,7 +34,7 @@ from codeexec.services import ExecutionContext, agent_execution_record
 from config.errors import ApplicationError
 from sessions_app.agents import signatures as sig
 from sessions_app.agents.context import ColumnContext, DatasetContext, column_context, context_to_text
-from sessions_app.agents.lm import CallTrace, ProviderError, SessionModel, lm_call, session_model
+from sessions_app.agents.lm import CallTrace, SessionModel, lm_call, session_model
 from sessions_app.agents.markdown import (
     answer_markdown,
     error_markdown,
@@ -415,6 +416,15 @@ def _plan_instructions(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _names(value: object) -> list[str]:
+    """A plan's create/use list as the model wrote it: a list, a single name, or junk."""
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, list):
+        return [str(item) for item in value if isinstance(item, (str, int, float))]
+    return []
+
+
 def plan_question(run: AnswerRun, agents: list[AgentSpec]) -> Plan:
     allocation = run.call(
         sig.ComplexityAllocator,
@@ -446,8 +456,8 @@ def plan_question(run: AnswerRun, agents: list[AgentSpec]) -> Plan:
             steps.append(
                 {
                     "agent": name,
-                    "create": [str(v) for v in detail.get("create") or []],
-                    "use": [str(v) for v in detail.get("use") or []],
+                    "create": _names(detail.get("create")),
+                    "use": _names(detail.get("use")),
                     "instruction": str(detail.get("instruction") or instructions.get(name) or ""),
                 }
             )
@@ -461,17 +471,22 @@ def plan_question(run: AnswerRun, agents: list[AgentSpec]) -> Plan:
 
 
 def chat_resolve(*, session: AnalysisSession, user, chat_id: int | None) -> Chat:
-    """The chat this answer goes to: the one named, the session's bound one, or a new one."""
-    wanted = chat_id if chat_id is not None else session.current_chat_id
-    session_key = None if getattr(user, "is_authenticated", False) else session.pk
-    if wanted is not None:
-        try:
-            return chat_get_for_caller(chat_id=wanted, user=user, session_id=session_key or session.pk)
-        except ApplicationError:
-            if chat_id is not None:
-                raise
-    chat = chat_create(user=user, session_id=session.pk)
-    session_message_info_set(session=session, chat_id=chat.pk, message_id=None)
+    """The chat this answer goes to: the one named, the session's bound one, or a new one.
+
+    The session row is locked while a chat is chosen, so two first questions at once end
+    up in one new chat, not in two.
+    """
+    if chat_id is not None:
+        return chat_get_for_caller(chat_id=chat_id, user=user, session_id=session.pk)
+    with transaction.atomic():
+        bound = AnalysisSession.objects.select_for_update().values_list("current_chat_id", flat=True).get(pk=session.pk)
+        if bound is not None:
+            try:
+                return chat_get_for_caller(chat_id=bound, user=user, session_id=session.pk)
+            except ApplicationError:
+                pass  # the bound chat is gone: start a new one
+        chat = chat_create(user=user, session_id=session.pk)
+        session_message_info_set(session=session, chat_id=chat.pk, message_id=None)
     return chat
 
 
@@ -481,7 +496,11 @@ Emit = Callable[[dict], None]
 def chat_stream(
     *, session: AnalysisSession, user, chat: Chat, query: str, emit: Emit, cancelled: threading.Event
 ) -> None:
-    """Answer ``query`` with the planner, emitting one reference stream line per step."""
+    """Answer ``query`` with the planner, emitting one reference stream line per step.
+
+    Whatever fails, the lines already sent are stored in the chat and the stream ends
+    with its ``__done__`` line.
+    """
     started = time.perf_counter()
     previous = chat_history(chat=chat, limit=10)
     chat_message_append(chat=chat, sender=Message.Sender.USER, content=query, origin=Message.Origin.SERVER)
@@ -489,6 +508,12 @@ def chat_stream(
     lines: list[str] = []
     failed: list[str] = []
     run: AnswerRun | None = None
+    current = PLANNER_AGENT
+
+    def send(agent: str, content: str, status: str, **extra) -> None:
+        lines.append(content)
+        emit({"agent": agent, "content": content, "status": status, **extra})
+
     try:
         run = AnswerRun(
             session=session, user=user, trace=trace, query=query, goal=goal_with_history(query=query, previous=previous)
@@ -496,20 +521,17 @@ def chat_stream(
         agents = planner_agents(user=user)
         plan = plan_question(run, agents)
         planner_content = plan_markdown(complexity=plan.complexity, steps=plan.steps, unrelated_note=plan.unrelated)
-        status = "success" if plan.steps else "error"
         if not plan.steps:
             planner_content += "\nNo agent in the plan: rephrase the question, or enable more agents."
-        lines.append(planner_content)
-        emit({"agent": PLANNER_AGENT, "content": planner_content, "status": status})
+        send(PLANNER_AGENT, planner_content, "success" if plan.steps else "error")
         by_name = {spec.name: spec for spec in agents}
         for step in plan.steps:
             if cancelled.is_set():
                 break
             spec = BASIC_QA_SPEC if step["agent"] == BASIC_QA_AGENT else by_name[step["agent"]]
-            instructions = "" if spec is BASIC_QA_SPEC else _step_instructions(step)
-            answer = run.run(spec, plan_instructions=instructions)
-            lines.append(answer.markdown())
-            emit({"agent": spec.name, "content": answer.markdown(), "status": "success" if answer.ok else "error"})
+            current = spec.name
+            answer = run.run(spec, plan_instructions="" if spec is BASIC_QA_SPEC else _step_instructions(step))
+            send(spec.name, answer.markdown(), "success" if answer.ok else "error")
             if not answer.ok:
                 failed.append(spec.name)
                 emit(
@@ -519,20 +541,16 @@ def chat_stream(
                         "status": "error",
                     }
                 )
-    except ProviderError as error:
-        name = run.answers[-1].agent if run and run.answers else PLANNER_AGENT
-        lines.append(error_markdown(agent=name, message=error.message))
-        emit(
-            {
-                "agent": name,
-                "content": error_markdown(agent=name, message=error.message),
-                "status": "error",
-                "code": error.code,
-            }
-        )
-        failed.append(name)
+    except Exception as error:
+        if isinstance(error, ApplicationError):
+            message, code = error.message, error.code
+        else:
+            logger.exception("answering failed in %s", current)
+            message, code = "The answer failed unexpectedly; the failure was logged.", "server_error"
+        send(current, error_markdown(agent=current, message=message), "error", code=code)
+        failed.append(current)
     message = None
-    if lines and run is not None and not cancelled.is_set():
+    if run is not None and not cancelled.is_set():
         message = run.finish(chat=chat, content="\n".join(lines))
     emit(
         {
@@ -551,17 +569,28 @@ def _step_instructions(step: dict) -> str:
     return json.dumps({"create": step["create"], "use": step["use"], "instruction": step["instruction"]})
 
 
-def agents_answer(*, session: AnalysisSession, user, chat: Chat, query: str, specs: list[AgentSpec]) -> str:
-    """``/chat/{agent}``: the named agents answer in turn; one markdown answer."""
+def agents_answer(
+    *, session: AnalysisSession, user, chat: Chat, query: str, specs: list[AgentSpec], cancelled: threading.Event
+) -> str:
+    """``/chat/{agent}``: the named agents answer in turn; one markdown answer.
+
+    Once ``cancelled`` is set (the caller got its 504) no further agent runs and nothing
+    is stored.
+    """
     previous = chat_history(chat=chat, limit=10)
     chat_message_append(chat=chat, sender=Message.Sender.USER, content=query, origin=Message.Origin.SERVER)
     trace = CallTrace(session_id=session.pk, user=user, chat_id=chat.pk)
     run = AnswerRun(
         session=session, user=user, trace=trace, query=query, goal=goal_with_history(query=query, previous=previous)
     )
-    parts = [run.run(spec).markdown() for spec in specs]
+    parts = []
+    for spec in specs:
+        if cancelled.is_set():
+            return ""
+        parts.append(run.run(spec).markdown())
     content = "\n".join(parts)
-    run.finish(chat=chat, content=content)
+    if not cancelled.is_set():
+        run.finish(chat=chat, content=content)
     return content
 
 

@@ -209,3 +209,10 @@ def test_scikit_learn_clustering_runs_in_the_private_root(client, session_id):
     body = execute(client, session_id, code).json()
     assert body["is_successful"] is True, body["output"]
     assert body["output"].startswith("\n\n=== OUTPUT FROM UNKNOWN_AGENT ===\n[")
+
+
+def test_output_that_is_not_valid_unicode_is_repaired(client, session_id):
+    """Lone surrogates (errors="surrogateescape" decoding does that) cannot be sent as UTF-8."""
+    body = execute(client, session_id, "print('x' + chr(0xD800) + 'y')").json()
+    assert body["is_successful"] is True
+    assert body["output"] == "\n\n=== OUTPUT FROM UNKNOWN_AGENT ===\nx?y\n\n"

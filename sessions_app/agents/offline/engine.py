@@ -30,6 +30,7 @@ FIELD_HEADER = re.compile(r"^\[\[ ## (\w+) ## \]\]\s*$", re.MULTILINE)
 OUTPUT_FIELDS = re.compile(r"Your output fields are:\s*(.*?)\n(?:All interactions|In adhering)", re.DOTALL)
 OUTPUT_FIELD_NAME = re.compile(r"^\s*\d+\.\s*`(\w+)`", re.MULTILINE)
 CHARS_PER_TOKEN = 4
+RESPOND_REQUEST = re.compile(r"(?:^|\n)Respond with the corresponding output fields.*\Z", re.DOTALL)
 
 
 class OfflineEngineError(RuntimeError):
@@ -190,11 +191,12 @@ def parse_inputs(text: str) -> dict[str, str]:
     matches = list(FIELD_HEADER.finditer(text))
     for index, match in enumerate(matches):
         end = matches[index + 1].start() if index + 1 < len(matches) else len(text)
-        value = text[match.end() : end]
+        value = text[match.end() : end].strip("\n")
         if index + 1 == len(matches):
-            # The last input is followed by the adapter's "Respond with ..." request.
-            value = value.split("\n\nRespond with the corresponding output fields")[0]
-        inputs[match.group(1)] = value.strip("\n")
+            # The last input is followed by the adapter's "Respond with ..." request (even
+            # when the input itself is empty and the request directly follows the header).
+            value = RESPOND_REQUEST.sub("", value).strip("\n")
+        inputs[match.group(1)] = value
     return inputs
 
 
