@@ -198,6 +198,48 @@ def answer_direct(case: Case) -> list[AgentAnswer]:
     return answer_question(case.dataset, case.question, history)
 
 
+_SECTION = re.compile(r"### (Code Implementation|Output|Error)\n```(?:python|output)\n(.*?)\n```", re.S)
+_SUMMARY = re.compile(r"### (?:Summary|Answer)\n(.*?)(?=\n### |\n```|\Z)", re.S)
+
+
+def _chat_answer(event: dict) -> AgentAnswer:
+    """One streamed agent line back into its parts (code, output, figures, summary)."""
+    content = event["content"]
+    sections = {name: body for name, body in _SECTION.findall(content)}
+    stdout = sections.get("Output", "") + (f"\n{sections['Error']}" if "Error" in sections else "")
+    figures = [json.loads(part.split("\n```")[0]) for part in content.split("```plotly\n")[1:]]
+    summary = _SUMMARY.search(content)
+    text = summary.group(1).strip() if summary else ""
+    return AgentAnswer(
+        event["agent"], sections.get("Code Implementation", ""), stdout, figures, text, event["status"] == "success"
+    )
+
+
+def answer_via_chat(case: Case) -> list[AgentAnswer]:
+    """The case through the product's own path: the ``/chat`` service with the offline DSPy
+    engine, the dataset installed in a fresh session, earlier questions asked first in the
+    same chat."""
+    import threading
+
+    from sessions_app.agents.services import chat_resolve, chat_stream
+    from sessions_app.services import NewDataset, datasets_install, session_create
+
+    session = session_create()
+    new = NewDataset(
+        name=case.dataset, display_name=case.dataset, description="", source="csv", table=tables()[case.dataset]
+    )
+    datasets_install(session=session, new=[new], replace=True)
+    events: list[dict] = []
+    for question in [*case.history, case.question]:
+        session.refresh_from_db()
+        chat = chat_resolve(session=session, user=None, chat_id=None)
+        events = []
+        chat_stream(
+            session=session, user=None, chat=chat, query=question, emit=events.append, cancelled=threading.Event()
+        )
+    return [_chat_answer(event) for event in events[1:-1] if not event["content"].startswith("**Error in")]
+
+
 def intent_of(case: Case) -> str:
     from sessions_app.agents.offline import analyst
 
@@ -955,13 +997,18 @@ def setup_django() -> None:
     os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="offline-quality-data-"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    call_command("migrate", verbosity=0)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.quality`` runs the cases through the product's chat path;
+    ``--direct`` calls the analyst and the sandbox without DSPy and the chat service."""
+    argv = sys.argv[1:] if argv is None else argv
     setup_django()
-    results = run()
+    results = run(answer_direct if "--direct" in argv else answer_via_chat)
     return 0 if all(passed for _, passed, _ in results) else 1
 
 

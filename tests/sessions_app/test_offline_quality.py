@@ -1,4 +1,5 @@
-"""Every case of the offline analyst's quality suite, answered end to end in the real sandbox.
+"""Every case of the offline analyst's quality suite, answered through the chat service:
+the offline DSPy engine, the sandbox and the summaries, as a user's question is.
 
 Each case's check recomputes the truth independently (see ``bench/quality.py``); the
 offline analyst must get every case it claims right.
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.parametrize("case", quality.CASES, ids=[f"{c.dataset}: {c.question}" for c in quality.CASES])
 def test_quality_case(case: quality.Case) -> None:
-    answers = quality.answer_direct(case)
+    answers = quality.answer_via_chat(case)
     case.check(answers, quality.frame(case.dataset))
 
 
