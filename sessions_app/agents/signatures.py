@@ -56,10 +56,8 @@ Agent_desc is empty, answer `no_agents_available` as the plan and `{}` as instru
 """.strip()
 
 
-class BasicQueryPlanner(dspy.Signature):
-    __doc__ = f"""Plan a simple question about the data: choose exactly one agent.
-
-{PLANNER_OUTPUT_RULES}"""
+class _QueryPlanner(dspy.Signature):
+    """Base of the three planners (not used directly)."""
 
     dataset: str = dspy.InputField(desc="JSON context of the loaded datasets")
     Agent_desc: str = dspy.InputField(desc="The agents available, with what each does")
@@ -68,33 +66,27 @@ class BasicQueryPlanner(dspy.Signature):
     plan_instructions: str = dspy.OutputField(desc="JSON object: agent -> {create, use, instruction}")
 
 
-class IntermediateQueryPlanner(dspy.Signature):
+class BasicQueryPlanner(_QueryPlanner):
+    __doc__ = f"""Plan a simple question about the data: choose exactly one agent.
+
+{PLANNER_OUTPUT_RULES}"""
+
+
+class IntermediateQueryPlanner(_QueryPlanner):
     __doc__ = f"""Plan a question that needs two agents, usually a computation and then a
 chart of it; use one agent when one is enough. The second agent may use what the first
 creates.
 
 {PLANNER_OUTPUT_RULES}"""
 
-    dataset: str = dspy.InputField(desc="JSON context of the loaded datasets")
-    Agent_desc: str = dspy.InputField(desc="The agents available, with what each does")
-    goal: str = dspy.InputField(desc="The user's question")
-    plan: str = dspy.OutputField(desc="Agent names joined by ->")
-    plan_instructions: str = dspy.OutputField(desc="JSON object: agent -> {create, use, instruction}")
 
-
-class AdvancedQueryPlanner(dspy.Signature):
+class AdvancedQueryPlanner(_QueryPlanner):
     __doc__ = f"""Plan a multi-step analysis with the fewest agents that answer it fully:
 typically cleaning or feature preparation, then statistics or a model, then charts. Each
 step lists the variables it creates and the ones it uses from earlier steps, so the
 steps fit together.
 
 {PLANNER_OUTPUT_RULES}"""
-
-    dataset: str = dspy.InputField(desc="JSON context of the loaded datasets")
-    Agent_desc: str = dspy.InputField(desc="The agents available, with what each does")
-    goal: str = dspy.InputField(desc="The user's question")
-    plan: str = dspy.OutputField(desc="Agent names joined by ->")
-    plan_instructions: str = dspy.OutputField(desc="JSON object: agent -> {create, use, instruction}")
 
 
 # --- the core code agents ----------------------------------------------------------------------
