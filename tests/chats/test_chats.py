@@ -17,31 +17,9 @@ from chats.models import DEFAULT_CHAT_TITLE, Chat, Message, MessageFeedback, Use
 from chats.selectors import chat_history
 from chats.services import chat_create, chat_message_append
 from chats.signals import chat_title_wanted
+from tests.chats.conftest import api, iso
 
 pytestmark = pytest.mark.django_db
-
-
-def iso(value) -> str:
-    """How the API writes a datetime: ISO 8601, UTC as Z."""
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def api(**headers) -> APIClient:
-    client = APIClient()
-    client.credentials(**headers)
-    return client
-
-
-@pytest.fixture
-def ada(make_user) -> tuple[User, APIClient]:
-    user, key = make_user("ada")
-    return user, api(HTTP_X_API_KEY=key)
-
-
-@pytest.fixture
-def grace(make_user) -> tuple[User, APIClient]:
-    user, key = make_user("grace")
-    return user, api(HTTP_X_API_KEY=key)
 
 
 def new_anonymous() -> tuple[str, APIClient]:

@@ -5,27 +5,12 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from chats.models import Chat, Message, MessageFeedback, User
+from chats.models import Chat, Message, MessageFeedback
 from chats.services import chat_create, chat_message_append
 from sessions_app.models import AnalysisSession
+from tests.chats.conftest import api, iso
 
 pytestmark = pytest.mark.django_db
-
-
-def iso(value) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def api(**headers) -> APIClient:
-    client = APIClient()
-    client.credentials(**headers)
-    return client
-
-
-@pytest.fixture
-def ada(make_user) -> tuple[User, APIClient]:
-    user, key = make_user("ada")
-    return user, api(HTTP_X_API_KEY=key)
 
 
 @pytest.fixture
