@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from codeexec import supervisor
-from codeexec.sandbox import protocol
+from codeexec.sandbox import names, protocol, relay
 from config.errors import ApplicationError
 
 CONNECT_WAIT_SECONDS = 20.0
+# What the sandbox server forwards (it validated every frame; these bound the reading
+# again, so no frame is ever buffered beyond its cap here).
+FRAME_CAPS = {kind: cap for kind, cap in relay.CLIENT_FRAME_CAPS.items() if kind != b"P"}
 
 
 class SandboxUnavailableError(ApplicationError):
@@ -95,13 +98,17 @@ def _exchange(request: dict) -> tuple[list[dict], dict | None, list[bytes], dict
     result: dict | None = None
     attachments: list[bytes] = []
     status: dict | None = None
+    received = 0
     try:
         protocol.send_json(sock, b"Q", request)
         while True:
-            frame = protocol.recv_frame(sock)
+            frame = protocol.recv_frame(sock, caps=FRAME_CAPS)
             if frame is None:
                 break
             kind, payload = frame
+            received += len(payload)
+            if received > relay.MAX_RUN_BYTES:
+                raise protocol.ProtocolError("the run's output is over its total size limit")
             if kind == b"B":
                 blocks.append(json.loads(payload))
             elif kind == b"R" and result is None:
@@ -131,6 +138,8 @@ def _exchange(request: dict) -> tuple[list[dict], dict | None, list[bytes], dict
 
 def _failure_message(status: dict) -> str:
     code = status.get("exit_code")
+    if status.get("violation"):
+        return f"Execution stopped: {_text(status['violation'])[:500]}."
     if status.get("timed_out"):
         return f"Execution stopped: it ran longer than the {settings.SANDBOX_WALL_SECONDS:g} s time limit."
     if code == -24:  # SIGXCPU
@@ -177,15 +186,20 @@ def sandbox_run(*, blocks: list[dict], datasets: list[DatasetInput]) -> SandboxO
             outcome.failure = _failure_message(status)
         return outcome
     outcome.duration_ms = float(result.get("duration_ms") or 0)
-    for item in result.get("saved") or []:
+    names_seen: set[str] = set()
+    for item in (result.get("saved") or [])[: relay.MAX_SAVED_DATASETS]:
         index = item.get("attachment") if isinstance(item, dict) else None
+        name = item.get("name") if isinstance(item, dict) else None
+        if names.dataset_name_problem(name) or name in names_seen:
+            continue  # the server refuses these; never store one
         if isinstance(index, int) and 0 <= index < len(attachments):
+            names_seen.add(name)
             outcome.saved.append(
                 SavedDataset(
-                    name=str(item.get("name")), description=str(item.get("description") or ""), data=attachments[index]
+                    name=name, description=relay.plain_description(item.get("description")), data=attachments[index]
                 )
             )
-    if status.get("exit_code") not in (0, None) or status.get("timed_out"):
+    if status.get("exit_code") not in (0, None) or status.get("timed_out") or status.get("violation"):
         outcome.failure = _failure_message(status)
     return outcome
 

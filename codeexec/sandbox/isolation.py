@@ -187,6 +187,9 @@ def enter_user_namespace() -> None:
 def library_roots() -> list[str]:
     """Directories the child must read to import Python and its native libraries."""
     roots = {sys.base_prefix, sys.prefix, "/usr"}
+    # A virtualenv reached through a symlink: libraries (matplotlib's font cache) may
+    # record the real path, so it must exist inside the private root too.
+    roots |= {os.path.realpath(root) for root in roots}
     return sorted(root for root in roots if os.path.isdir(root))
 
 

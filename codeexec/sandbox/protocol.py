@@ -1,15 +1,20 @@
-"""Length-prefixed frames over a Unix socket: one byte of kind, eight of length, payload.
+"""Length-prefixed frames: one byte of kind, eight of length, payload.
 
-Kinds: ``Q`` request (JSON), ``B`` one block's result (JSON, sent as each block ends),
+Kinds: ``Q`` request (JSON, web process to child), ``P`` the run's plan (JSON, child to
+server, before any user code), ``B`` one block's result (JSON, sent as each block ends),
 ``R`` the run's result (JSON), ``A`` attachment (bytes, after its result), ``S`` status
-from the server after the child ended (JSON). A child runs
-untrusted code and can write anything to its socket, so readers treat every frame as
-untrusted: sizes are capped and JSON is validated by the caller.
+from the server after the child ended (JSON).
+
+The child reads its request from the connection and closes it before the user's code
+runs; from then on it writes only to a pipe the server reads (``relay.RunRelay``), which
+validates every frame before forwarding it. Readers still cap every frame's size before
+reading its payload.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 
@@ -39,12 +44,27 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
     return bytes(chunks)
 
 
-def recv_frame(sock: socket.socket, *, max_bytes: int = MAX_FRAME_BYTES) -> tuple[bytes, bytes] | None:
-    """The next frame, or None at a clean end of stream."""
+def write_frame(fd: int, kind: bytes, payload: bytes) -> None:
+    """A frame to a pipe (the child's only way out)."""
+    view = memoryview(HEADER.pack(kind, len(payload)) + payload)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def recv_frame(
+    sock: socket.socket, *, max_bytes: int = MAX_FRAME_BYTES, caps: dict[bytes, int] | None = None
+) -> tuple[bytes, bytes] | None:
+    """The next frame, or None at a clean end of stream. With ``caps``, a kind not in it,
+    or a length over its cap, is refused from the header alone, before any payload is read."""
     header = _recv_exact(sock, HEADER.size)
     if header is None:
         return None
     kind, length = HEADER.unpack(header)
+    if caps is not None:
+        if kind not in caps:
+            raise ProtocolError(f"unexpected frame kind {kind!r}")
+        max_bytes = caps[kind]
     if length > max_bytes:
         raise ProtocolError(f"frame of {length} bytes is over the {max_bytes} limit")
     payload = _recv_exact(sock, length)

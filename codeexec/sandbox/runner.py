@@ -2,7 +2,8 @@
 the code blocks in one namespace, and report stdout, errors, figures and saved datasets.
 
 Runs only inside a forked child; everything here may be tampered with by the user's
-code, which can only spoil its own result.
+code, which can only spoil its own result: the sandbox server checks every frame this
+writes (``relay.RunRelay``) against the same caps and name rules as are applied here.
 """
 
 from __future__ import annotations
@@ -31,10 +32,18 @@ import statsmodels.formula.api as smf
 from plotly.basedatatypes import BaseFigure
 from plotly.subplots import make_subplots
 
-MAX_OUTPUT_CHARS = 200_000
-MAX_FIGURES = 30
-MAX_SAVED_DATASETS = 10
-TRUNCATION_MARKER = "\n... [output truncated: {} more characters]\n"
+from codeexec.sandbox import names
+from codeexec.sandbox.relay import (
+    MAX_FIGURE_BYTES,
+    MAX_FIGURES,
+    MAX_OUTPUT_CHARS,
+    MAX_RUN_FIGURE_BYTES,
+    MAX_SAVED_DATASETS,
+    TRUNCATION_MARKER,
+    plain_description,
+)
+
+_dumps = json.dumps  # bound before the user's code can replace json.dumps
 
 
 class CappedWriter(io.TextIOBase):
@@ -90,13 +99,37 @@ def _make_print(stdout: CappedWriter):
     return analyst_print
 
 
+class FigureBudget:
+    """The run's figure caps (count and bytes, per run), with a note for each figure left out."""
+
+    def __init__(self, stdout: CappedWriter) -> None:
+        self.stdout = stdout
+        self.count = 0
+        self.bytes = 0
+
+    def admit(self, kind: str, text: str) -> bool:
+        size = len(text)
+        if self.count >= MAX_FIGURES:
+            problem = f"at most {MAX_FIGURES} figures per run"
+        elif size > MAX_FIGURE_BYTES:
+            problem = f"{size / 1e6:.1f} MB is over the {MAX_FIGURE_BYTES // (1024 * 1024)} MB limit per figure"
+        elif self.bytes + size > MAX_RUN_FIGURE_BYTES:
+            problem = f"the run's figures are over {MAX_RUN_FIGURE_BYTES // (1024 * 1024)} MB together"
+        else:
+            self.count += 1
+            self.bytes += size
+            return True
+        self.stdout.write(f"\n[{kind} figure not shown: {problem}]\n")
+        return False
+
+
 class FigureRecorder:
     """Remembers every Plotly figure constructed during the run, in creation order."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: FigureBudget) -> None:
         self.figures: list[BaseFigure] = []
         self.seen: set[int] = set()
-        self.count = 0
+        self.budget = budget
         self.block = "unknown"
         self._original_init = BaseFigure.__init__
 
@@ -119,20 +152,28 @@ class FigureRecorder:
             if id(figure) in self.seen or not (figure.data or figure.layout.title.text):
                 continue
             self.seen.add(id(figure))
-            if self.count < MAX_FIGURES:
-                result.append(figure.to_json())
-                self.count += 1
+            if self.budget.count >= MAX_FIGURES:
+                self.budget.admit("Plotly", "")
+                continue
+            text = figure.to_json()
+            if self.budget.admit("Plotly", text):
+                result.append(text)
         self.figures.clear()
         return result
 
 
-def _matplotlib_figures() -> list[str]:
-    """Base64 PNGs of the open matplotlib figures, which are then closed."""
+def _matplotlib_figures(budget: FigureBudget | None = None) -> list[str]:
+    """Base64 PNGs of the open matplotlib figures (within the run's caps), then closed."""
     images = []
-    for number in plt.get_fignums()[:MAX_FIGURES]:
+    for number in plt.get_fignums():
+        if budget is not None and budget.count >= MAX_FIGURES:
+            budget.admit("matplotlib", "")
+            continue
         buffer = io.BytesIO()
         plt.figure(number).savefig(buffer, format="png", dpi=100, bbox_inches="tight", facecolor="white")
-        images.append(base64.b64encode(buffer.getvalue()).decode())
+        image = base64.b64encode(buffer.getvalue()).decode()
+        if budget is None or budget.admit("matplotlib", image):
+            images.append(image)
     plt.close("all")
     return images
 
@@ -141,7 +182,7 @@ def format_error(error: BaseException, *, block: str, code: str) -> str:
     """The error with a traceback limited to the user's own lines, marked ``>>>``."""
     filename = f"<{block}>"
     frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename == filename]
-    lines = code.splitlines()
+    lines = code.split("\n")  # as the tokenizer counts lines (not U+2028 and the like)
     parts = [f"{type(error).__name__}: {error}"]
     if isinstance(error, SyntaxError) and error.lineno:
         frames_lines = [error.lineno]
@@ -170,13 +211,18 @@ def _base_namespace(datasets: dict[str, pd.DataFrame], stdout: CappedWriter, sav
         """Keep ``frame`` as a new dataset of the session, available to later runs as ``name``."""
         if not isinstance(frame, pd.DataFrame):
             raise TypeError("save_dataset needs a pandas DataFrame")
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError("save_dataset needs a valid Python identifier as the name")
+        problem = names.dataset_name_problem(name)
+        if problem:
+            raise ValueError(f"save_dataset: {problem}")
+        if any(item["name"] == name for item in saved):
+            raise ValueError(f"save_dataset: a dataset named {name!r} was already saved in this run")
         if len(saved) >= MAX_SAVED_DATASETS:
             raise RuntimeError(f"at most {MAX_SAVED_DATASETS} datasets can be saved per run")
+        if not isinstance(description, str):
+            raise TypeError("save_dataset needs the description as a string")
         path = Path("/scratch" if Path("/scratch").is_dir() else os.getcwd()) / f"saved-{len(saved)}.parquet"
         frame.to_parquet(path, index=False)
-        saved.append({"name": name, "description": str(description)[:2000], "path": str(path)})
+        saved.append({"name": name, "description": plain_description(description), "path": str(path)})
         return name
 
     namespace = {
@@ -214,7 +260,8 @@ def run_blocks(blocks: list[dict], datasets: dict[str, pd.DataFrame], on_block) 
     stdout = CappedWriter()
     saved: list[dict] = []
     namespace = _base_namespace(datasets, stdout, saved)
-    recorder = FigureRecorder()
+    budget = FigureBudget(stdout)
+    recorder = FigureRecorder(budget)
     recorder.install()
     plt.show = lambda *args, **kwargs: None
     started = time.perf_counter()
@@ -229,14 +276,20 @@ def run_blocks(blocks: list[dict], datasets: dict[str, pd.DataFrame], on_block) 
                 exec(compile(code, f"<{name}>", "exec"), namespace)
             except BaseException as exc:  # SystemExit and KeyboardInterrupt end only the block
                 error = format_error(exc, block=name, code=code)
+            try:
+                plotly_figures, images = recorder.collect(), _matplotlib_figures(budget)
+            except Exception as exc:  # a figure that cannot be rendered fails its block
+                plotly_figures, images = [], []
+                plt.close("all")
+                error = error or f"The figures could not be rendered: {type(exc).__name__}: {exc}"
             on_block(
                 {
                     "name": name,
                     "ok": error is None,
-                    "stdout": stdout.take(),
                     "error": error,
-                    "plotly": recorder.collect(),
-                    "matplotlib": _matplotlib_figures(),
+                    "plotly": plotly_figures,
+                    "matplotlib": images,
+                    "stdout": stdout.take(),
                 }
             )
     finally:
@@ -255,7 +308,7 @@ def result_attachments(result: dict) -> list[bytes]:
 
 
 def encode_result(result: dict) -> bytes:
-    return json.dumps(result, default=str).encode()
+    return _dumps(result, default=str).encode()
 
 
 def warm_up() -> None:

@@ -2,9 +2,14 @@
 
 It imports the data stack once, then keeps a small pool of warm children forked from
 itself (already in their own namespaces where the host allows). For each connection it
-hands the socket to a warm child, which reads the request, runs it locked down, writes
-its result and exits; the server enforces the wall-clock limit, and after the child ends
-writes a status frame (exit code, signal, whether it timed out) on the same connection.
+hands the socket and the write end of a fresh pipe to a warm child. The child reads the
+request, closes the socket, sends its plan (the blocks, in order) down the pipe, and only
+then locks itself down and runs the user's code, whose results go down the pipe too. The
+server reads the pipe and validates every frame (``relay.RunRelay``: sizes, counts,
+names, types) before forwarding it on the connection, so what the user's code writes can
+never reach the web process unchecked. The child's stdout and stderr are /dev/null. The
+server enforces the wall-clock limit, and after the child ends writes a status frame
+(exit code, signal, whether it timed out, a protocol violation) on the connection.
 
 At the ``userns`` level a warm child is three processes (see ``_enter_pid_namespace``):
 the warm child itself, outside the pid namespace it created, which the server waits for
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import resource
@@ -26,6 +32,7 @@ import selectors
 import shutil
 import signal
 import socket
+import struct
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,10 +46,13 @@ os.environ["MPLBACKEND"] = "Agg"
 
 import pyarrow  # noqa: E402
 
-from codeexec.sandbox import audit, isolation, protocol, runner  # noqa: E402
+from codeexec.sandbox import audit, isolation, protocol, relay, runner  # noqa: E402
 
 pyarrow.set_cpu_count(1)
 pyarrow.set_io_thread_count(1)
+
+SEND_TIMEOUT_SECONDS = 10.0
+RELAY_CHUNK = 1 << 20
 
 UID_BASE = 200_000
 UID_SPAN = 50_000
@@ -71,9 +81,12 @@ class Warm:
 class Active:
     pid: int
     connection: socket.socket
+    output: int  # the read end of the child's pipe, or -1 once closed
     deadline: float
     started: float
+    relay: relay.RunRelay = field(default_factory=relay.RunRelay)
     timed_out: bool = False
+    violation: str | None = None
 
 
 @dataclass
@@ -105,16 +118,16 @@ def _child_main(config: Config, channel: socket.socket, uid: int, server_pid: in
         isolation.build_root(root=config.root_dir, scratch_bytes=config.scratch_bytes, uid=os.getuid())
         _enter_pid_namespace(channel)  # returns only in the runner, pid 2 of the new namespace
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _, fds, _, _ = socket.recv_fds(channel, 16, 1)
+    _, fds, _, _ = socket.recv_fds(channel, 16, 2)
     channel.close()
-    if not fds:
+    if len(fds) != 2:
         os._exit(0)
-    connection = socket.socket(fileno=fds[0])
+    connection, output = socket.socket(fileno=fds[0]), fds[1]
     try:
-        _serve_one(config, connection, uid, server_pid)
+        _serve_one(config, connection, output, uid, server_pid)
     except BaseException as error:  # report what we can; the server adds the status
         with contextlib.suppress(OSError):
-            protocol.send_json(connection, b"R", {"fatal": f"{type(error).__name__}: {error}"})
+            protocol.write_frame(output, b"R", json.dumps({"fatal": f"{type(error).__name__}: {error}"}).encode())
     os._exit(0)
 
 
@@ -178,14 +191,34 @@ def _exit_as(code: int) -> NoReturn:
     os._exit(128 + number)  # a signal whose default action is not to end the process
 
 
-def _serve_one(config: Config, connection: socket.socket, uid: int, server_pid: int) -> None:
-    frame = protocol.recv_frame(connection, max_bytes=64 * 1024 * 1024)
+def _detach_output() -> None:
+    """Point stdout and stderr at /dev/null: nothing the run writes reaches the host's logs."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _serve_one(config: Config, connection: socket.socket, output: int, uid: int, server_pid: int) -> None:
+    try:
+        frame = protocol.recv_frame(connection, max_bytes=64 * 1024 * 1024)
+    finally:
+        # The only handle this process had on the web process's connection: from here on
+        # it can write only to its pipe, which the server reads and checks.
+        connection.close()
+    _detach_output()
     if frame is None or frame[0] != b"Q":
         return
     request = json.loads(frame[1])
-    if request.get("kind") == "info":
-        protocol.send_json(connection, b"R", {"level": config.level, "pid": server_pid})
+    if not isinstance(request, dict):
         return
+    send = functools.partial(protocol.write_frame, output)
+    if request.get("kind") == "info":
+        send(b"P", json.dumps({"kind": "info", "blocks": []}).encode())
+        send(b"R", json.dumps({"level": config.level, "pid": server_pid}).encode())
+        return
+    blocks = request.get("blocks") or []
+    send(b"P", json.dumps({"kind": "run", "blocks": [block["name"] for block in blocks]}).encode())
     limits = config.limits
     cpu = min(int(request.get("cpu_seconds") or limits.cpu_seconds), limits.cpu_seconds)
     limits = isolation.Limits(cpu_seconds=cpu, memory_bytes=limits.memory_bytes, file_bytes=limits.file_bytes)
@@ -216,15 +249,11 @@ def _serve_one(config: Config, connection: socket.socket, uid: int, server_pid: 
     # Inside a private root the chroot is the file wall; the hook confines files only at
     # the process level.
     audit.install(read_roots=isolation.library_roots(), write_root=scratch, confine_files=config.level == "process")
-    result = runner.run_blocks(
-        request.get("blocks") or [],
-        datasets,
-        on_block=lambda block: protocol.send_frame(connection, b"B", runner.encode_result(block)),
-    )
+    result = runner.run_blocks(blocks, datasets, on_block=lambda block: send(b"B", runner.encode_result(block)))
     attachments = runner.result_attachments(result)
-    protocol.send_frame(connection, b"R", runner.encode_result(result))
+    send(b"R", runner.encode_result(result))
     for attachment in attachments:
-        protocol.send_frame(connection, b"A", attachment)
+        send(b"A", attachment)
 
 
 def _private_scratch(config: Config) -> str:
@@ -261,18 +290,34 @@ class SandboxServer:
         self.state.warm.append(Warm(pid=pid, channel=parent_end, uid=uid))
 
     def _dispatch(self, connection: socket.socket) -> None:
+        # A web process that stops reading must not stall the server's loop for long. A
+        # kernel send timeout, not settimeout(): that would make the socket non-blocking
+        # for the child too, which shares it until it has read its request.
+        connection.setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", int(SEND_TIMEOUT_SECONDS), 0)
+        )
         while self.state.warm:
             warm = self.state.warm.pop(0)
+            output_read, output_write = os.pipe()
             try:
-                socket.send_fds(warm.channel, [b"x"], [connection.fileno()])
+                socket.send_fds(warm.channel, [b"x"], [connection.fileno(), output_write])
             except OSError:
                 warm.channel.close()
+                os.close(output_read)
                 continue
+            finally:
+                os.close(output_write)
             warm.channel.close()
+            os.set_blocking(output_read, False)
             now = time.monotonic()
             self.state.active[warm.pid] = Active(
-                pid=warm.pid, connection=connection, deadline=now + self.config.wall_seconds, started=now
+                pid=warm.pid,
+                connection=connection,
+                output=output_read,
+                deadline=now + self.config.wall_seconds,
+                started=now,
             )
+            self.selector.register(output_read, selectors.EVENT_READ, warm.pid)
             return
         protocol.send_json(connection, b"S", {"error": "no sandbox worker could be started"})
         connection.close()
@@ -290,14 +335,52 @@ class SandboxServer:
             if active is None:
                 self.state.warm = [w for w in self.state.warm if w.pid != pid]
                 continue
+            self._relay(active)  # what the child wrote before it ended
+            self._close_output(active)
             report = {
                 "exit_code": os.waitstatus_to_exitcode(status),
                 "timed_out": active.timed_out,
                 "wall_ms": round((time.monotonic() - active.started) * 1000, 2),
             }
+            if active.violation:
+                report["violation"] = active.violation
             with contextlib.suppress(OSError):
                 protocol.send_json(active.connection, b"S", report)
             active.connection.close()
+
+    def _relay(self, active: Active) -> None:
+        """Read what the child wrote so far, check it, forward what passes. A violation,
+        or a web process that went away, ends the run: the child is killed."""
+        while active.output >= 0:
+            try:
+                data = os.read(active.output, RELAY_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._close_output(active)
+                return
+            try:
+                frames = active.relay.feed(data)
+                for frame in frames:
+                    active.connection.sendall(frame)
+            except relay.ProtocolViolationError as error:
+                active.violation = f"its output broke the sandbox protocol ({error})"
+            except OSError:
+                active.violation = "the web process stopped reading its output"
+            if active.violation:
+                self._close_output(active)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(active.pid, signal.SIGKILL)
+                return
+
+    def _close_output(self, active: Active) -> None:
+        if active.output >= 0:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(active.output)
+            os.close(active.output)
+            active.output = -1
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -338,6 +421,11 @@ class SandboxServer:
                             pass
                     except BlockingIOError:
                         pass
+                    continue
+                if key.data != "accept":
+                    active = self.state.active.get(key.data)
+                    if active is not None:
+                        self._relay(active)
                     continue
                 try:
                     connection, _ = self.listener.accept()
