@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from chats.selectors import message_get_for_caller
 from codeexec import serializers as s
 from codeexec.blocks import clean_code
 from codeexec.selectors import code_execution_latest_for
@@ -18,17 +19,25 @@ from sessions_app.services import datasets_save_from_sandbox, session_dataset_in
 
 
 class CodeExecuteApi(SessionAPIView):
-    @extend_schema(parameters=SESSION_PARAMETERS, request=s.ExecuteIn, responses=s.ExecuteOut, tags=["code"])
+    @extend_schema(
+        parameters=SESSION_PARAMETERS,
+        request=s.ExecuteIn,
+        responses={200: s.ExecuteOut, **{status: s.ErrorOut for status in (400, 404, 413, 429, 503)}},
+        tags=["code"],
+    )
     def post(self, request: Request) -> Response:
         data = validated(s.ExecuteIn, request.data)
         code_validate(data["code"])
         session = self.analysis_session()
         message_id = data.get("message_id")
         if message_id is not None:
-            session_message_info_set(session=session, chat_id=None, message_id=message_id)
+            # Only a message of the caller's own chats (404 otherwise, as for any message).
+            message = message_get_for_caller(message_id=message_id, user=request.user, session_id=session.pk)
+            session_message_info_set(session=session, chat_id=message.chat_id, message_id=message.pk)
         else:
             message_id = session.current_message_id
-        result = code_run(code=data["code"], datasets=session_dataset_inputs(session=session))
+        caller = f"user:{request.user.pk}" if request.user.is_authenticated else f"session:{session.pk}"
+        result = code_run(code=data["code"], datasets=session_dataset_inputs(session=session), caller=caller)
         saved = datasets_save_from_sandbox(session=session, saved=result.saved)
         execution = code_execution_record(
             code=data["code"],

@@ -7,12 +7,16 @@ user's code hit a limit, since that is an answer about the code.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.cache import cache
 
 from codeexec import supervisor
 from codeexec.sandbox import names, protocol, relay
@@ -27,6 +31,78 @@ FRAME_CAPS = {kind: cap for kind, cap in relay.CLIENT_FRAME_CAPS.items() if kind
 class SandboxUnavailableError(ApplicationError):
     status_code = 503
     code = "sandbox_unavailable"
+
+
+class SandboxBusyError(ApplicationError):
+    """Every run slot (global or the caller's) stayed taken for SANDBOX_QUEUE_SECONDS."""
+
+    status_code = 429
+    code = "sandbox_busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, extra={"retry_after": retry_after})
+        self.retry_after = retry_after
+
+
+SLOT_POLL_SECONDS = 0.05
+GLOBAL_SLOTS_KEY = "codeexec:runs:global"
+
+
+def _slot_ttl() -> int:
+    # A slot whose holder died is freed when its counter expires; every run ends within
+    # the wall limit plus the time to report, well inside this.
+    return int(settings.SANDBOX_WALL_SECONDS + 60)
+
+
+def _take(key: str, limit: int) -> bool:
+    """Take one of ``limit`` slots counted under ``key`` in the cache (atomic with Redis)."""
+    for _ in range(3):
+        cache.add(key, 0, _slot_ttl())
+        try:
+            taken = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            continue
+        if taken <= limit:
+            cache.touch(key, _slot_ttl())
+            return True
+        _give(key)
+        return False
+    return False
+
+
+def _give(key: str) -> None:
+    with contextlib.suppress(ValueError):
+        if cache.decr(key) < 0:
+            cache.set(key, 0, _slot_ttl())
+
+
+@contextlib.contextmanager
+def run_slot(caller: str | None) -> Iterator[None]:
+    """Hold a global run slot and one of the caller's for the block; wait briefly for
+    them, then refuse with 429 (``Retry-After``) rather than pile runs onto the machine."""
+    caller_key = f"codeexec:runs:caller:{caller}" if caller else None
+    deadline = time.monotonic() + settings.SANDBOX_QUEUE_SECONDS
+    while True:
+        if caller_key is None or _take(caller_key, settings.SANDBOX_MAX_RUNS_PER_CALLER):
+            if _take(GLOBAL_SLOTS_KEY, settings.SANDBOX_MAX_CONCURRENT_RUNS):
+                break
+            if caller_key is not None:
+                _give(caller_key)
+        if time.monotonic() >= deadline:
+            retry_after = max(1, math.ceil(settings.SANDBOX_WALL_SECONDS / 4))
+            raise SandboxBusyError(
+                "Too many code runs are in progress (at most "
+                f"{settings.SANDBOX_MAX_RUNS_PER_CALLER} per caller and {settings.SANDBOX_MAX_CONCURRENT_RUNS} "
+                f"in all). Try again in {retry_after} s.",
+                retry_after=retry_after,
+            )
+        time.sleep(SLOT_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        _give(GLOBAL_SLOTS_KEY)
+        if caller_key is not None:
+            _give(caller_key)
 
 
 @dataclass(frozen=True)
@@ -172,10 +248,12 @@ def _block(item: object) -> BlockOutcome | None:
     )
 
 
-def sandbox_run(*, blocks: list[dict], datasets: list[DatasetInput]) -> SandboxOutcome:
-    """Run ``blocks`` ([{name, code}]) with ``datasets`` loaded under their names."""
+def sandbox_run(*, blocks: list[dict], datasets: list[DatasetInput], caller: str | None = None) -> SandboxOutcome:
+    """Run ``blocks`` ([{name, code}]) with ``datasets`` loaded under their names, within
+    the global and ``caller``'s concurrency caps (``run_slot``)."""
     request = {"blocks": blocks, "datasets": [{"name": d.name, "path": d.path} for d in datasets]}
-    block_items, result, attachments, status = _exchange(request)
+    with run_slot(caller):
+        block_items, result, attachments, status = _exchange(request)
     outcome = SandboxOutcome(
         blocks=[b for b in map(_block, block_items) if b is not None], wall_ms=float(status.get("wall_ms") or 0)
     )
@@ -204,9 +282,49 @@ def sandbox_run(*, blocks: list[dict], datasets: list[DatasetInput]) -> SandboxO
     return outcome
 
 
+# What each level contains, for /api/health and the README (which say the same).
+CONTAINMENT = {
+    "namespaces": {
+        "contains": [
+            "files: a private read-only root with only Python and system libraries, plus a size-limited scratch",
+            "network: none (own network namespace, loopback down)",
+            "other processes: a unique unprivileged uid per run, no capabilities",
+        ],
+        "does_not_contain": ["CPU and memory pressure beyond the per-run limits (bounded by the run caps)"],
+    },
+    "userns": {
+        "contains": [
+            "files: a private read-only root, as at 'namespaces'",
+            "network: none (own network namespace)",
+            "other processes: an own pid namespace, no capabilities",
+        ],
+        "does_not_contain": ["runs share the server's uid (kept apart by the pid namespace and Landlock)"],
+    },
+    "process": {
+        "contains": [
+            "files: Landlock (when the kernel has it) and the audit hook allow only the libraries and scratch",
+            "network, exec, ptrace, pidfds: refused by seccomp and the audit hook",
+        ],
+        "does_not_contain": [
+            "no private root: without Landlock, native code (C extensions) can read any file the server's user can",
+            "no network namespace: without Landlock/seccomp, native code could reach local services",
+            "runs share the server's uid and see its other processes",
+        ],
+    },
+}
+
+
 def sandbox_info() -> dict:
     """A round trip through a real child: proves the sandbox works and names its level."""
     _, result, _, _ = _exchange({"kind": "info"})
-    if not result or "level" not in result:
+    if not result or result.get("level") not in CONTAINMENT:
         raise SandboxUnavailableError("The sandbox did not answer.")
-    return {"isolation": result["level"], "server_pid": result.get("pid")}
+    level = result["level"]
+    return {
+        "isolation": level,
+        "weak": level == "process",
+        "landlock_abi": result.get("landlock", 0),
+        "seccomp": result.get("seccomp") is True,
+        **CONTAINMENT[level],
+        "server_pid": result.get("pid"),
+    }

@@ -7,7 +7,13 @@ class ExecuteIn(serializers.Serializer):
     # Emptiness and size are checked by the service, for the reference's messages.
     code = serializers.CharField(allow_blank=True, trim_whitespace=False)
     session_id = serializers.CharField(required=False, allow_blank=True)
-    message_id = serializers.IntegerField(required=False, allow_null=True)
+    # A message of one of the caller's chats (404 otherwise); bounded like the column.
+    message_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+
+
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
 
 
 class ExecuteOut(serializers.Serializer):
@@ -29,7 +35,7 @@ class CleanCodeOut(serializers.Serializer):
 
 
 class LatestCodeIn(serializers.Serializer):
-    message_id = serializers.IntegerField()
+    message_id = serializers.IntegerField(min_value=-(2**63), max_value=2**63 - 1)
 
 
 class LatestCodeOut(serializers.Serializer):

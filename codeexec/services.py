@@ -90,11 +90,14 @@ def _format(blocks: list[Block], outcome: SandboxOutcome) -> CodeRunResult:
     )
 
 
-def code_run(*, code: str, datasets: list[DatasetInput]) -> CodeRunResult:
-    """Run marked-up code in the sandbox and format the result; records nothing."""
+def code_run(*, code: str, datasets: list[DatasetInput], caller: str | None = None) -> CodeRunResult:
+    """Run marked-up code in the sandbox and format the result; records nothing.
+    ``caller`` (a user or session key) is who the per-caller run cap counts against."""
     code_validate(code)
     blocks = split_blocks(code)
-    outcome = sandbox_run(blocks=[{"name": b.name, "code": b.code} for b in blocks], datasets=datasets)
+    outcome = sandbox_run(
+        blocks=[{"name": b.name, "code": b.code} for b in blocks], datasets=datasets, caller=caller
+    )
     return _format(blocks, outcome)
 
 

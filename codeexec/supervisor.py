@@ -45,6 +45,7 @@ def sandbox_command() -> list[str]:
         str(settings.SANDBOX_FILE_MB),
         "--pool-size",
         str(settings.SANDBOX_POOL_SIZE),
+        *(["--allow-weak-isolation"] if settings.SANDBOX_ALLOW_WEAK_ISOLATION else []),
     ]
 
 

@@ -90,7 +90,10 @@ def _flatten_codes(detail: Any) -> Any:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler producing the single error shape."""
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, exc.code, **exc.extra), status=exc.status_code)
+        response = Response(error_body(exc.message, exc.code, **exc.extra), status=exc.status_code)
+        if getattr(exc, "retry_after", None):
+            response["Retry-After"] = str(int(exc.retry_after))
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response(
             error_body("The request body is larger than the limit.", "payload_too_large"),

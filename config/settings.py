@@ -172,6 +172,18 @@ SANDBOX_CPU_SECONDS = env.int("SANDBOX_CPU_SECONDS", default=30)
 SANDBOX_MEMORY_MB = env.int("SANDBOX_MEMORY_MB", default=2048)
 SANDBOX_FILE_MB = env.int("SANDBOX_FILE_MB", default=100)
 SANDBOX_POOL_SIZE = env.int("SANDBOX_POOL_SIZE", default=2)
+# ``auto`` refuses to start when the host allows only the ``process`` level (no
+# namespaces: no private root, no network namespace), unless this is set.
+SANDBOX_ALLOW_WEAK_ISOLATION = env.bool("SANDBOX_ALLOW_WEAK_ISOLATION", default=False)
+# Concurrent sandbox runs: for the whole deployment (through the cache, so Redis shares
+# it between web processes when configured) and per caller; a run waits up to
+# SANDBOX_QUEUE_SECONDS for a slot, then gets 429 with Retry-After.
+SANDBOX_MAX_CONCURRENT_RUNS = env.int("SANDBOX_MAX_CONCURRENT_RUNS", default=4)
+SANDBOX_MAX_RUNS_PER_CALLER = env.int("SANDBOX_MAX_RUNS_PER_CALLER", default=2)
+SANDBOX_QUEUE_SECONDS = env.float("SANDBOX_QUEUE_SECONDS", default=5.0)
+# /health and /api/health reuse one deep check (database, channel layer, storage,
+# sandbox round trip) for this long, so a flood of probes forks no sandbox child.
+HEALTH_CACHE_SECONDS = env.float("HEALTH_CACHE_SECONDS", default=10.0)
 MAX_CODE_BYTES = env.int("MAX_CODE_BYTES", default=256 * 1024)
 
 # --- language models ------------------------------------------------------------------

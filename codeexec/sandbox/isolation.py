@@ -34,6 +34,7 @@ import ctypes.util
 import errno
 import os
 import resource
+import struct
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -140,11 +141,19 @@ def available_levels(probe_root: Path) -> tuple[str, ...]:
     return tuple(levels)
 
 
-def choose_level(wanted: str, available: Sequence[str]) -> str:
+def choose_level(wanted: str, available: Sequence[str], *, allow_weak: bool = False) -> str:
     """The level to run at: the strongest available for ``auto``, else ``wanted`` when the
-    host allows it. Raises IsolationRefusedError rather than run with less."""
+    host allows it. Raises IsolationRefusedError rather than run with less, and for
+    ``auto`` when only ``process`` is available unless the operator allowed it
+    (SANDBOX_ALLOW_WEAK_ISOLATION); asking for ``process`` by name is an explicit choice."""
     if wanted == "auto":
-        return max(available, key=LEVELS.index)
+        best = max(available, key=LEVELS.index)
+        if best == "process" and not allow_weak:
+            raise IsolationRefusedError(
+                "only the 'process' isolation level is available on this host (no namespaces); "
+                "set SANDBOX_ALLOW_WEAK_ISOLATION=true to run at that level anyway"
+            )
+        return best
     if wanted not in LEVELS:
         raise ValueError(f"unknown isolation level {wanted!r}")
     if wanted not in available:
@@ -312,3 +321,142 @@ def apply_limits(limits: Limits, *, address_space_base: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
     # One process for this uid: no fork, no threads. Only effective for a non-root uid.
     resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+
+
+# --- kernel walls applied at every level, right before the user's code ---------------
+
+SYS_LANDLOCK_CREATE_RULESET = 444
+SYS_LANDLOCK_ADD_RULE = 445
+SYS_LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+# Filesystem rights by the ABI that introduced them (v1: bits 0-12, v2: REFER,
+# v3: TRUNCATE, v5: IOCTL_DEV); v4 adds TCP bind/connect, v6 scopes signals and
+# abstract Unix sockets to the sandboxed process.
+_FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
+_FS_EXECUTE, _FS_WRITE_FILE, _FS_READ_FILE, _FS_READ_DIR = 1, 2, 4, 8
+_FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 14, 1 << 15
+_FILE_RIGHTS = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version this kernel offers (0 when it has none)."""
+    version = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, None, 0, LANDLOCK_CREATE_RULESET_VERSION)
+    return max(version, 0)
+
+
+def apply_landlock(*, read_roots: Sequence[str], write_roots: Sequence[str], devices: Sequence[str]) -> int:
+    """Confine this process's file access, in the kernel, to reading ``read_roots``,
+    reading and writing ``write_roots`` and ``devices``; no TCP (ABI 4+), no signals or
+    abstract Unix sockets outside itself (ABI 6+). Covers native code too (pyarrow's
+    C++ file systems, cffi), which no audit hook sees. Returns the ABI applied, 0 if none.
+    """
+    abi = landlock_abi()
+    if abi < 1:
+        return 0
+    fs_rights = _FS_RIGHTS_BY_ABI[max(v for v in _FS_RIGHTS_BY_ABI if v <= abi)]
+    attr = struct.pack(
+        "QQQ", fs_rights, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0
+    )  # handled fs, handled net (bind|connect TCP), scoped (abstract unix | signal)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    buffer = ctypes.create_string_buffer(attr[:size], size)
+    ruleset = _libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buffer, ctypes.c_size_t(size), 0)
+    if ruleset < 0:
+        raise IsolationError(f"landlock_create_ruleset failed: {os.strerror(ctypes.get_errno())}")
+    try:
+        read = _FS_EXECUTE | _FS_READ_FILE | _FS_READ_DIR
+        for paths, rights in ((read_roots, read), (write_roots, fs_rights), (devices, _FS_READ_FILE | _FS_WRITE_FILE)):
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    allowed = rights & fs_rights
+                    if not os.path.isdir(path):
+                        allowed &= _FILE_RIGHTS
+                    rule = ctypes.create_string_buffer(struct.pack("=Qi", allowed, fd), 12)
+                    if _libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH, rule, 0) != 0:
+                        raise IsolationError(f"landlock_add_rule {path}: {os.strerror(ctypes.get_errno())}")
+                finally:
+                    os.close(fd)
+        if _libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            raise IsolationError(f"landlock_restrict_self failed: {os.strerror(ctypes.get_errno())}")
+    finally:
+        os.close(ruleset)
+    return abi
+
+
+# System calls refused (EPERM) to the user's code: networking, other processes' memory and
+# descriptors (ptrace, process_vm_*, pidfd_*), new namespaces and mounts, exec, kernel
+# interfaces with a history of escapes (io_uring, bpf, userfaultfd, perf, keys). clone3
+# answers ENOSYS so the C library falls back to clone, which RLIMIT_NPROC bounds.
+_SECCOMP_DENIED = {
+    "x86_64": {
+        "socket": 41, "connect": 42, "accept": 43, "sendto": 44, "bind": 49, "listen": 50, "socketpair": 53,
+        "fork": 57, "vfork": 58, "execve": 59, "ptrace": 101, "pivot_root": 155, "chroot": 161, "mount": 165,
+        "umount2": 166, "init_module": 175, "add_key": 248, "request_key": 249, "keyctl": 250, "unshare": 272,
+        "accept4": 288, "perf_event_open": 298, "name_to_handle_at": 303, "open_by_handle_at": 304,
+        "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "finit_module": 313,
+        "bpf": 321, "execveat": 322, "userfaultfd": 323, "pidfd_send_signal": 424, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427, "pidfd_open": 434, "pidfd_getfd": 438,
+    },
+    "aarch64": {
+        "umount2": 39, "mount": 40, "pivot_root": 41, "chroot": 51, "unshare": 97, "init_module": 105,
+        "ptrace": 117, "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
+        "connect": 203, "sendto": 206, "add_key": 217, "request_key": 218, "keyctl": 219, "execve": 221,
+        "perf_event_open": 241, "accept4": 242, "name_to_handle_at": 264, "open_by_handle_at": 265,
+        "setns": 268, "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272, "finit_module": 273,
+        "bpf": 280, "execveat": 281, "userfaultfd": 282, "pidfd_send_signal": 424, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427, "pidfd_open": 434, "pidfd_getfd": 438,
+    },
+}  # fmt: skip
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SYS_CLONE3 = 435
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_supported() -> bool:
+    return os.uname().machine in _SECCOMP_DENIED
+
+
+def apply_seccomp() -> bool:
+    """Install the system call filter (needs no_new_privs). False on an unknown architecture."""
+    machine = os.uname().machine
+    if machine not in _SECCOMP_DENIED:
+        return False
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06
+    allow, kill, eperm, enosys = 0x7FFF0000, 0x80000000, 0x00050000 | errno.EPERM, 0x00050000 | errno.ENOSYS
+    denied = sorted(set(_SECCOMP_DENIED[machine].values()))
+    program = [
+        (ld_abs, 0, 0, 4),  # architecture
+        (jeq, 1, 0, _AUDIT_ARCH[machine]),
+        (ret, 0, 0, kill),
+        (ld_abs, 0, 0, 0),  # system call number
+    ]
+    tail = len(denied) + 3  # instructions after the x32 check: the compares, clone3, allow
+    program.append((jge, tail, 0, 0x40000000))  # x32 numbers on x86_64: refused
+    for index, number in enumerate(denied):
+        program.append((jeq, len(denied) - index + 1, 0, number))
+    program.append((jeq, 1, 0, _SYS_CLONE3))
+    program += [(ret, 0, 0, allow), (ret, 0, 0, enosys), (ret, 0, 0, eperm)]
+    # Fix the jumps: each compare jumps to the last instruction (EPERM), clone3 to ENOSYS.
+    last = len(program) - 1
+    fixed = []
+    for position, (code, jt, jf, k) in enumerate(program):
+        if code in (jeq, jge) and position >= 4 and k != _SYS_CLONE3 and position != 1:
+            jt = last - position - 1
+        fixed.append(_SockFilter(code, jt, jf, k))
+    filters = (_SockFilter * len(fixed))(*fixed)
+    prog = _SockFprog(len(fixed), filters)
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "prctl(SET_SECCOMP)")
+    return True

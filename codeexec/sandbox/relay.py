@@ -296,7 +296,7 @@ class RunRelay:
 
     def _result(self, result: dict) -> bytes:
         if self.plan.get("kind") == "info":
-            if set(result) != {"level", "pid"}:
+            if set(result) != {"level", "pid", "landlock", "seccomp"}:
                 raise ProtocolViolationError("an invalid info answer")
             self.result = result
             self.finished = True

@@ -52,6 +52,7 @@ pyarrow.set_cpu_count(1)
 pyarrow.set_io_thread_count(1)
 
 SEND_TIMEOUT_SECONDS = 10.0
+DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 RELAY_CHUNK = 1 << 20
 
 UID_BASE = 200_000
@@ -68,6 +69,8 @@ class Config:
     scratch_bytes: int
     pool_size: int
     parent_pid: int | None = None
+    landlock_abi: int = 0  # 0: the kernel has no Landlock
+    seccomp: bool = False
 
 
 @dataclass
@@ -215,7 +218,8 @@ def _serve_one(config: Config, connection: socket.socket, output: int, uid: int,
     send = functools.partial(protocol.write_frame, output)
     if request.get("kind") == "info":
         send(b"P", json.dumps({"kind": "info", "blocks": []}).encode())
-        send(b"R", json.dumps({"level": config.level, "pid": server_pid}).encode())
+        info = {"level": config.level, "pid": server_pid, "landlock": config.landlock_abi, "seccomp": config.seccomp}
+        send(b"R", json.dumps(info).encode())
         return
     blocks = request.get("blocks") or []
     send(b"P", json.dumps({"kind": "run", "blocks": [block["name"] for block in blocks]}).encode())
@@ -246,6 +250,12 @@ def _serve_one(config: Config, connection: socket.socket, output: int, uid: int,
     isolation.apply_limits(limits, address_space_base=base)
     os.environ.clear()
     os.environ.update({"HOME": scratch, "TMPDIR": scratch, "MPLCONFIGDIR": scratch, "PATH": "/usr/bin:/bin"})
+    # The kernel's walls, at every level: Landlock confines files (and TCP, signals) for
+    # native code too; seccomp refuses sockets, exec, ptrace, pidfds and namespaces.
+    if config.landlock_abi:
+        isolation.apply_landlock(read_roots=isolation.library_roots(), write_roots=[scratch], devices=DEVICES)
+    if config.seccomp:
+        isolation.apply_seccomp()
     # Inside a private root the chroot is the file wall; the hook confines files only at
     # the process level.
     audit.install(read_roots=isolation.library_roots(), write_root=scratch, confine_files=config.level == "process")
@@ -444,6 +454,26 @@ class SandboxServer:
         path.unlink(missing_ok=True)
 
 
+def _probe_landlock(root_dir: Path) -> int:
+    """The Landlock ABI a child can apply (0 when the kernel refuses it)."""
+    abi = isolation.landlock_abi()
+    def attempt() -> None:
+        isolation.set_no_new_privs()
+        isolation.apply_landlock(read_roots=isolation.library_roots(), write_roots=[str(root_dir)], devices=DEVICES)
+
+    return abi if abi and isolation._probe(attempt) else 0
+
+
+def _probe_seccomp() -> None:
+    isolation.set_no_new_privs()
+    isolation.apply_seccomp()
+    try:
+        socket.socket()
+    except PermissionError:
+        return
+    raise isolation.IsolationError("the seccomp filter did not refuse socket()")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run the code sandbox server.")
     parser.add_argument("--socket", required=True, type=Path)
@@ -455,13 +485,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--file-mb", type=int, default=100)
     parser.add_argument("--pool-size", type=int, default=2)
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the supervisor) is gone")
+    parser.add_argument(
+        "--allow-weak-isolation",
+        action="store_true",
+        help="let --isolation auto run at the 'process' level when no namespace is available",
+    )
     args = parser.parse_args(argv)
 
     root_dir = args.root_dir or args.socket.parent / "sandbox-root"
     root_dir.mkdir(parents=True, exist_ok=True)
     available = isolation.available_levels(root_dir)
     try:
-        level = isolation.choose_level(args.isolation, available)
+        level = isolation.choose_level(args.isolation, available, allow_weak=args.allow_weak_isolation)
     except isolation.IsolationRefusedError as error:
         print(json.dumps({"event": "refused", "wanted": args.isolation, "available": available[-1]}), flush=True)
         raise SystemExit(str(error)) from None
@@ -479,6 +514,8 @@ def main(argv: list[str] | None = None) -> None:
         scratch_bytes=args.file_mb * 1024 * 1024 * 2,
         pool_size=args.pool_size,
         parent_pid=args.parent_pid,
+        landlock_abi=_probe_landlock(root_dir),
+        seccomp=isolation.seccomp_supported() and isolation._probe(_probe_seccomp),
     )
     SandboxServer(config).serve_forever()
 

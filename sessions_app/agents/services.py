@@ -256,7 +256,7 @@ class AnswerRun:
         """Run ``code`` after the earlier agents' code; this block's results only."""
         block_name = re.sub(r"\W", "_", name.removesuffix("_agent")) or "agent"
         blocks = [*self.blocks, {"name": block_name, "code": code}]
-        outcome = sandbox_run(blocks=blocks, datasets=self.dataset_inputs)
+        outcome = sandbox_run(blocks=blocks, datasets=self.dataset_inputs, caller=f"session:{self.session.pk}")
         result = AgentAnswer(agent=name, code=code)
         own = outcome.blocks[len(blocks) - 1] if len(outcome.blocks) == len(blocks) else None
         if own is None:

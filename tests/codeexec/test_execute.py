@@ -135,10 +135,19 @@ def test_oversize_code_is_413(client, session_id, settings):
     assert response.json()["code"] == "code_too_large"
 
 
+def own_message(session_id: str) -> int:
+    """A message in a chat of the anonymous caller of ``session_id``."""
+    from chats.services import chat_create, chat_message_append
+
+    chat = chat_create(user=None, session_id=session_id)
+    return chat_message_append(chat=chat, sender="user", content="Show the data").pk
+
+
 def test_execution_is_recorded_per_message_and_latest_code_is_returned(client, session_id):
-    execute(client, session_id, "print(1)", message_id=77)
-    execute(client, session_id, "print(undefined_name)", message_id=77)
-    (execution,) = CodeExecution.objects.filter(message_id=77)
+    message_id = own_message(session_id)
+    execute(client, session_id, "print(1)", message_id=message_id)
+    execute(client, session_id, "print(undefined_name)", message_id=message_id)
+    (execution,) = CodeExecution.objects.filter(message_id=message_id)
     assert (execution.initial_code, execution.latest_code, execution.is_successful) == (
         "print(1)",
         "print(undefined_name)",
@@ -147,10 +156,12 @@ def test_execution_is_recorded_per_message_and_latest_code_is_returned(client, s
     assert execution.failed_agents == ["unknown_agent"]
     assert execution.error_messages["unknown_agent"].startswith("NameError: name 'undefined_name' is not defined")
     assert (execution.model_provider, execution.model_name) == ("offline", "offline-analyst")
-    body = client.post("/code/get-latest-code", {"message_id": 77}, format="json", HTTP_X_SESSION_ID=session_id).json()
+    body = client.post(
+        "/code/get-latest-code", {"message_id": message_id}, format="json", HTTP_X_SESSION_ID=session_id
+    ).json()
     assert body == {
         "found": True,
-        "message_id": 77,
+        "message_id": message_id,
         "latest_code": "print(undefined_name)",
         "initial_code": "print(1)",
         "is_successful": False,
@@ -159,10 +170,30 @@ def test_execution_is_recorded_per_message_and_latest_code_is_returned(client, s
 
 
 def test_latest_code_of_another_session_is_not_found(client, session_id):
-    execute(client, session_id, "print(1)", message_id=5)
+    message_id = own_message(session_id)
+    execute(client, session_id, "print(1)", message_id=message_id)
     other = client.post("/generate-session").json()["session_id"]
-    body = client.post("/code/get-latest-code", {"message_id": 5}, format="json", HTTP_X_SESSION_ID=other).json()
-    assert body == {"found": False, "message_id": 5}
+    body = client.post(
+        "/code/get-latest-code", {"message_id": message_id}, format="json", HTTP_X_SESSION_ID=other
+    ).json()
+    assert body == {"found": False, "message_id": message_id}
+
+
+def test_message_of_another_caller_is_404_and_nothing_runs(client, session_id):
+    other = client.post("/generate-session").json()["session_id"]
+    foreign = own_message(other)
+    response = execute(client, session_id, "print(1)", message_id=foreign)
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"Message with ID {foreign} not found", "code": "message_not_found"}
+    assert not CodeExecution.objects.exists()
+
+
+@pytest.mark.parametrize("message_id", [2**63, 2**64 + 5, -1, 0])
+def test_message_id_out_of_range_is_400(client, session_id, message_id):
+    response = execute(client, session_id, "print(1)", message_id=message_id)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert response.json()["detail"].startswith("message_id: Ensure this value is")
 
 
 def test_clean_code_hoists_imports():

@@ -401,7 +401,6 @@ ALL_LEVELS = ("process", "userns", "namespaces")
 @pytest.mark.parametrize(
     ("wanted", "available", "chosen"),
     [
-        ("auto", ("process",), "process"),
         ("auto", ("process", "userns"), "userns"),
         ("auto", ALL_LEVELS, "namespaces"),
         ("process", ALL_LEVELS, "process"),
@@ -422,6 +421,13 @@ def test_choose_level(wanted, available, chosen):
         ("namespaces", ("process", "userns"), "userns"),
     ],
 )
+def test_auto_refuses_the_process_level_unless_allowed():
+    with pytest.raises(isolation.IsolationRefusedError, match="SANDBOX_ALLOW_WEAK_ISOLATION=true"):
+        isolation.choose_level("auto", ("process",))
+    assert isolation.choose_level("auto", ("process",), allow_weak=True) == "process"
+    assert isolation.choose_level("process", ("process",)) == "process"  # asked for by name
+
+
 def test_choose_level_refuses_less_than_wanted(wanted, available, best):
     with pytest.raises(isolation.IsolationRefusedError, match=f"best: '{best}'"):
         isolation.choose_level(wanted, available)
