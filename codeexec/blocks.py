@@ -36,7 +36,11 @@ def split_blocks(code: str) -> list[Block]:
     """Blocks in order; whitespace-only blocks (such as an empty preamble) are dropped."""
     blocks: list[Block] = []
     name, lines = "unknown", []
-    for line in code.splitlines():
+    # Lines as Python's tokenizer sees them: split on "\n" only. str.splitlines() also
+    # splits on U+2028, form feeds and the like, which would turn the rest of a comment
+    # into a line of code.
+    for line in code.split("\n"):
+        line = line.removesuffix("\r")
         match = START.match(line.strip())
         if match:
             blocks.append(Block(name, "\n".join(lines)))
@@ -51,7 +55,8 @@ def clean_code(code: str) -> str:
     """Hoist and de-duplicate imports to the top (sorted), keep marker blocks in order."""
     imports: list[str] = []
     sections: list[list[str]] = [[]]
-    for line in code.splitlines():
+    for line in code.split("\n"):
+        line = line.removesuffix("\r")
         stripped = line.strip()
         if IMPORT.match(stripped) and line == line.lstrip():
             if stripped not in imports:

@@ -1,14 +1,19 @@
 """Liveness and readiness: ``GET /health`` (reference body) and ``GET /api/health`` (details).
 
 Each required part is probed for real: a query on the database, a message through the
-channel layer, a file written to and read back from storage. Any failure makes both
-routes answer 503.
+channel layer, a file written to and read back from storage, a round trip through a
+sandbox child. Any failure makes both routes answer 503.
+
+Both routes are public, so the deep check is shared: one runs at a time per process and
+its result is reused for HEALTH_CACHE_SECONDS (``age_seconds`` says how old it is). A
+flood of probes costs a cache lookup each; it forks no sandbox child and writes no file.
 """
 
 from __future__ import annotations
 
 import resource
 import secrets
+import threading
 import time
 from collections.abc import Callable
 
@@ -88,6 +93,21 @@ REQUIRED_CHECKS: dict[str, Callable[[], dict]] = {
 }
 
 
+_cache_lock = threading.Lock()
+_cached: dict = {}
+
+
+def cached_checks() -> tuple[bool, dict, float]:
+    """The last deep check if younger than HEALTH_CACHE_SECONDS, else a new one (one at
+    a time: concurrent callers wait for it rather than run their own)."""
+    with _cache_lock:
+        now = time.monotonic()
+        if not _cached or now - _cached["at"] >= settings.HEALTH_CACHE_SECONDS:
+            healthy, results = run_checks()
+            _cached.update(at=time.monotonic(), healthy=healthy, results=results)
+        return _cached["healthy"], _cached["results"], round(time.monotonic() - _cached["at"], 2)
+
+
 def run_checks() -> tuple[bool, dict]:
     results: dict[str, dict] = {}
     healthy = True
@@ -110,7 +130,7 @@ class HealthApi(APIView):
 
     @extend_schema(responses={200: inline_serializer("Health", {"message": serializers.CharField()})}, tags=["system"])
     def get(self, request: Request) -> Response:
-        healthy, results = run_checks()
+        healthy, results, _ = cached_checks()
         if healthy:
             return Response({"message": "API is healthy and running"})
         failed = ", ".join(name for name, detail in results.items() if not detail.get("ok"))
@@ -129,17 +149,19 @@ class HealthDetailApi(APIView):
                     "status": serializers.CharField(),
                     "checks": serializers.DictField(),
                     "version": serializers.CharField(),
+                    "age_seconds": serializers.FloatField(),
                 },
             )
         },
         tags=["system"],
     )
     def get(self, request: Request) -> Response:
-        healthy, results = run_checks()
+        healthy, results, age = cached_checks()
         body = {
             "status": "ok" if healthy else "down",
             "checks": results,
             "version": settings.SPECTACULAR_SETTINGS["VERSION"],
+            "age_seconds": age,
         }
         return Response(body, status=200 if healthy else 503)
 

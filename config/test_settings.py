@@ -23,3 +23,4 @@ SANDBOX_CPU_SECONDS = 2
 SANDBOX_MEMORY_MB = 1024
 SANDBOX_FILE_MB = 20
 BACKGROUND_TASKS_EAGER = True
+HEALTH_CACHE_SECONDS = 0.0  # every test sees a fresh deep check; tests of the cache set it

@@ -6,9 +6,12 @@ from __future__ import annotations
 import keyword
 import re
 
+from codeexec.sandbox.names import RESERVED
+
 MAX_LENGTH = 30
-# Names the sandbox preloads; a dataset called ``pd`` would hide pandas from the code.
-RESERVED = frozenset({"pd", "np", "px", "go", "plt", "sm", "sns", "plotly", "make_subplots", "datasets"})
+# RESERVED: every name the sandbox binds (pd, print, save_dataset, ...) and the builtins;
+# a dataset called ``pd`` or ``len`` would hide them from the code.
+__all__ = ["MAX_LENGTH", "RESERVED", "clean_dataset_name", "unique_dataset_name"]
 
 
 def clean_dataset_name(raw: str) -> str:

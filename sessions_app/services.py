@@ -458,12 +458,16 @@ def datasets_save_from_sandbox(*, session: AnalysisSession, saved: list[SavedDat
     if not saved:
         return []
     new = []
+    names: set[str] = set()
     for item in saved:
+        name = clean_dataset_name(item.name)
+        if name in names:  # the sandbox refuses a name twice in one run; never store it twice
+            continue
         try:
             table = pq.read_table(pa.BufferReader(item.data))
         except (pa.ArrowException, OSError):
             continue
-        name = clean_dataset_name(item.name)
+        names.add(name)
         new.append(
             NewDataset(
                 name=name,
