@@ -32,15 +32,20 @@ class Block:
         return self.agent.upper()
 
 
+def code_lines(code: str) -> list[str]:
+    """The lines of ``code`` as Python's tokenizer counts them: ends are "\n", "\r\n" or "\r"
+    only, never U+2028, U+0085, form feeds or the other breaks ``str.splitlines()`` knows."""
+    lines = code.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def split_blocks(code: str) -> list[Block]:
     """Blocks in order; whitespace-only blocks (such as an empty preamble) are dropped."""
     blocks: list[Block] = []
     name, lines = "unknown", []
-    # Lines as Python's tokenizer sees them: split on "\n" only. str.splitlines() also
-    # splits on U+2028, form feeds and the like, which would turn the rest of a comment
-    # into a line of code.
-    for line in code.split("\n"):
-        line = line.removesuffix("\r")
+    for line in code_lines(code):
         match = START.match(line.strip())
         if match:
             blocks.append(Block(name, "\n".join(lines)))
@@ -55,8 +60,7 @@ def clean_code(code: str) -> str:
     """Hoist and de-duplicate imports to the top (sorted), keep marker blocks in order."""
     imports: list[str] = []
     sections: list[list[str]] = [[]]
-    for line in code.split("\n"):
-        line = line.removesuffix("\r")
+    for line in code_lines(code):
         stripped = line.strip()
         if IMPORT.match(stripped) and line == line.lstrip():
             if stripped not in imports:

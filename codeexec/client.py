@@ -257,6 +257,11 @@ def sandbox_run(*, blocks: list[dict], datasets: list[DatasetInput], caller: str
     outcome = SandboxOutcome(
         blocks=[b for b in map(_block, block_items) if b is not None], wall_ms=float(status.get("wall_ms") or 0)
     )
+    if status.get("violation"):
+        # The run broke the protocol: none of what it sent counts, not even blocks that
+        # passed the checks before the violation (the user's code may have forged them).
+        outcome.blocks, outcome.failure = [], _failure_message(status)
+        return outcome
     if result is None or "fatal" in result:
         if result and "fatal" in result:
             outcome.failure = f"The sandbox could not run the code: {result['fatal']}"

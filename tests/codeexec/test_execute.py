@@ -223,6 +223,14 @@ def test_split_blocks_keeps_a_preamble_as_unknown():
     ]
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0c", "\x1c"])
+def test_split_blocks_breaks_lines_only_where_python_does(separator):
+    code = f"# note{separator}# data_viz_agent code start\nx = 1\r\ny = 2\n"
+    assert [(b.name, b.code) for b in split_blocks(code)] == [
+        ("unknown", f"# note{separator}# data_viz_agent code start\nx = 1\ny = 2")
+    ]
+
+
 def test_health_reports_the_isolation_level(client):
     body = client.get("/api/health").json()
     assert body["checks"]["sandbox"]["ok"] is True

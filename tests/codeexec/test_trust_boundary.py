@@ -69,7 +69,7 @@ def test_forged_frames_on_every_descriptor_are_refused(client, session_id):
     body = response.json()
     assert "FORGED" not in json.dumps(body)
     assert body["is_successful"] is False
-    assert body["output"] == stopped("a block result out of order")
+    assert body["output"] == stopped("output after the run's result")
 
 
 def test_forged_result_with_forty_datasets_stores_none(client, session_id):
