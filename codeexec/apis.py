@@ -22,7 +22,7 @@ class CodeExecuteApi(SessionAPIView):
     @extend_schema(
         parameters=SESSION_PARAMETERS,
         request=s.ExecuteIn,
-        responses={200: s.ExecuteOut, **{status: s.ErrorOut for status in (400, 404, 413, 429, 503)}},
+        responses={200: s.ExecuteOut, **{status: s.CodeErrorOut for status in (400, 404, 413, 429, 503)}},
         tags=["code"],
     )
     def post(self, request: Request) -> Response:

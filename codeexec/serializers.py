@@ -11,7 +11,7 @@ class ExecuteIn(serializers.Serializer):
     message_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
 
 
-class ErrorOut(serializers.Serializer):
+class CodeErrorOut(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
 
