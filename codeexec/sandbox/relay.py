@@ -125,6 +125,8 @@ def clean_plotly(raw: object) -> str:
         figure = json.loads(raw)
     except RecursionError:
         raise ValueError("nested too deeply") from None
+    except ValueError:
+        raise ValueError("not valid JSON") from None
     if not isinstance(figure, dict) or not isinstance(figure.get("data", []), list):
         raise ValueError("not a Plotly figure")
     try:

@@ -421,16 +421,16 @@ def test_choose_level(wanted, available, chosen):
         ("namespaces", ("process", "userns"), "userns"),
     ],
 )
+def test_choose_level_refuses_less_than_wanted(wanted, available, best):
+    with pytest.raises(isolation.IsolationRefusedError, match=f"best: '{best}'"):
+        isolation.choose_level(wanted, available)
+
+
 def test_auto_refuses_the_process_level_unless_allowed():
     with pytest.raises(isolation.IsolationRefusedError, match="SANDBOX_ALLOW_WEAK_ISOLATION=true"):
         isolation.choose_level("auto", ("process",))
     assert isolation.choose_level("auto", ("process",), allow_weak=True) == "process"
     assert isolation.choose_level("process", ("process",)) == "process"  # asked for by name
-
-
-def test_choose_level_refuses_less_than_wanted(wanted, available, best):
-    with pytest.raises(isolation.IsolationRefusedError, match=f"best: '{best}'"):
-        isolation.choose_level(wanted, available)
 
 
 def test_levels_are_ordered_weakest_first():
