@@ -253,7 +253,10 @@ def _serve_one(config: Config, connection: socket.socket, output: int, uid: int,
     # The kernel's walls, at every level: Landlock confines files (and TCP, signals) for
     # native code too; seccomp refuses sockets, exec, ptrace, pidfds and namespaces.
     if config.landlock_abi:
-        isolation.apply_landlock(read_roots=isolation.library_roots(), write_roots=[scratch], devices=DEVICES)
+        # Inside a private root everything readable is already only libraries, so the
+        # whole root may be read; at the process level only the libraries.
+        read_roots = isolation.library_roots() + (["/"] if config.level != "process" else [])
+        isolation.apply_landlock(read_roots=read_roots, write_roots=[scratch], devices=DEVICES)
     if config.seccomp:
         isolation.apply_seccomp()
     # Inside a private root the chroot is the file wall; the hook confines files only at

@@ -262,7 +262,16 @@ def outcome_text(outcome: SandboxOutcome) -> str:
 def test_server_and_children_report_the_userns_level(server):
     assert server.ready["level"] == "userns"
     info = sandbox_info()
-    assert info == {"isolation": "userns", "server_pid": server.ready["pid"]}
+    from codeexec.client import CONTAINMENT
+
+    assert info == {
+        "isolation": "userns",
+        "weak": False,
+        "landlock_abi": info["landlock_abi"],
+        "seccomp": True,
+        **CONTAINMENT["userns"],
+        "server_pid": server.ready["pid"],
+    }
 
 
 def test_normal_run_works(server):
