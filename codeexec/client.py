@@ -22,7 +22,7 @@ from codeexec import supervisor
 from codeexec.sandbox import names, protocol, relay
 from config.errors import ApplicationError
 
-CONNECT_WAIT_SECONDS = 20.0
+CONNECT_WAIT_SECONDS = 45.0  # a sandbox starting on a loaded machine can take 20 s and more
 # What the sandbox server forwards (it validated every frame; these bound the reading
 # again, so no frame is ever buffered beyond its cap here).
 FRAME_CAPS = {kind: cap for kind, cap in relay.CLIENT_FRAME_CAPS.items() if kind != b"P"}
