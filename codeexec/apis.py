@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from chats.selectors import message_get_for_caller
 from codeexec import serializers as s
 from codeexec.blocks import clean_code
+from codeexec.client import caller_key
 from codeexec.selectors import code_execution_latest_for
 from codeexec.services import ExecutionContext, code_execution_record, code_run, code_validate
 from sessions_app.apis import SESSION_PARAMETERS, SessionAPIView, validated
@@ -36,7 +37,7 @@ class CodeExecuteApi(SessionAPIView):
             session_message_info_set(session=session, chat_id=message.chat_id, message_id=message.pk)
         else:
             message_id = session.current_message_id
-        caller = f"user:{request.user.pk}" if request.user.is_authenticated else f"session:{session.pk}"
+        caller = caller_key(user=request.user, session_id=session.pk)
         result = code_run(code=data["code"], datasets=session_dataset_inputs(session=session), caller=caller)
         saved = datasets_save_from_sandbox(session=session, saved=result.saved)
         execution = code_execution_record(

@@ -76,6 +76,13 @@ def _give(key: str) -> None:
             cache.set(key, 0, _slot_ttl())
 
 
+def caller_key(*, user: object, session_id: str) -> str:
+    """Whom the per-caller cap counts: a signed-in user across sessions, else the session."""
+    if getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}"
+    return f"session:{session_id}"
+
+
 @contextlib.contextmanager
 def run_slot(caller: str | None) -> Iterator[None]:
     """Hold a global run slot and one of the caller's for the block; wait briefly for

@@ -28,7 +28,7 @@ from analytics.services import model_usage_attach_message
 from chats.models import Chat, Message
 from chats.selectors import chat_get_for_caller, chat_history
 from chats.services import chat_create, chat_message_append
-from codeexec.client import sandbox_run
+from codeexec.client import caller_key, sandbox_run
 from codeexec.models import CodeExecution
 from codeexec.services import ExecutionContext, agent_execution_record
 from config.errors import ApplicationError
@@ -256,7 +256,8 @@ class AnswerRun:
         """Run ``code`` after the earlier agents' code; this block's results only."""
         block_name = re.sub(r"\W", "_", name.removesuffix("_agent")) or "agent"
         blocks = [*self.blocks, {"name": block_name, "code": code}]
-        outcome = sandbox_run(blocks=blocks, datasets=self.dataset_inputs, caller=f"session:{self.session.pk}")
+        caller = caller_key(user=self.user, session_id=self.session.pk)
+        outcome = sandbox_run(blocks=blocks, datasets=self.dataset_inputs, caller=caller)
         result = AgentAnswer(agent=name, code=code)
         own = outcome.blocks[len(blocks) - 1] if len(outcome.blocks) == len(blocks) else None
         if own is None:
