@@ -187,7 +187,12 @@ class RunRelay:
                 break
             payload = bytes(self.buffer[HEADER.size : HEADER.size + length])
             del self.buffer[: HEADER.size + length]
-            forwarded = self._frame(kind, payload)
+            try:
+                forwarded = self._frame(kind, payload)
+            except ProtocolViolationError:
+                raise
+            except Exception as error:  # whatever else odd input can raise is a violation too
+                raise ProtocolViolationError(f"an invalid {kind.decode()} frame ({type(error).__name__})") from None
             if forwarded is not None:
                 out.append(forwarded)
         return out

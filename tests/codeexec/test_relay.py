@@ -80,6 +80,12 @@ def test_saved_datasets_are_checked():
         run.feed(frame(b"A", parquet))
 
 
+def test_odd_values_are_violations_not_crashes():
+    run = planned()
+    with pytest.raises(ProtocolViolationError, match=r"an invalid R frame \(OverflowError\)"):
+        run.feed(frame(b"R", b'{"saved": [], "duration_ms": 1' + b"0" * 400 + b"}"))
+
+
 def test_duplicate_saved_names_are_refused():
     run = planned()
     saved = [{"name": "x", "attachment": 0}, {"name": "x", "attachment": 1}]
