@@ -33,8 +33,10 @@ from codeexec.sandbox import names
 
 HEADER = struct.Struct("!cQ")
 
-MAX_OUTPUT_CHARS = 200_000
-MAX_ERROR_CHARS = 20_000
+MAX_OUTPUT_CHARS = 200_000  # stdout of the whole run
+MAX_ERROR_CHARS = 20_000  # one block's error
+MAX_RUN_ERROR_CHARS = 200_000  # the errors of the whole run
+MAX_NOTES = 10  # notes about figures left out, per block
 MAX_FIGURES = 30  # per run, Plotly and matplotlib together
 MAX_FIGURE_BYTES = 5 * 1024 * 1024  # one figure's JSON or base64 PNG
 MAX_RUN_FIGURE_BYTES = 20 * 1024 * 1024  # all figures of one run
@@ -172,6 +174,9 @@ class RunRelay:
         self.attachments_seen = 0
         self.saved_bytes = 0
         self.finished = False
+        # The runner's cap on stdout is per run; room for its marker and figure notes.
+        self.stdout_room = MAX_OUTPUT_CHARS + 2_000
+        self.error_room = MAX_RUN_ERROR_CHARS
 
     def feed(self, data: bytes) -> list[bytes]:
         self.buffer += data
@@ -254,17 +259,22 @@ class RunRelay:
         ok = block.get("ok")
         if not isinstance(ok, bool):
             raise ProtocolViolationError("a block result without a status")
-        # The runner's own cap, plus room for its truncation marker.
-        stdout = _text(block.get("stdout") or "", MAX_OUTPUT_CHARS + 100)
+        stdout = _text(block.get("stdout") or "", max(self.stdout_room, 0))
+        self.stdout_room -= len(stdout)
         error = block.get("error")
-        error = None if error is None else _text(error, MAX_ERROR_CHARS)
+        if error is not None:
+            error = _text(error, max(min(MAX_ERROR_CHARS, self.error_room), 0))
+            self.error_room -= len(error)
         if ok == (error is not None):
             raise ProtocolViolationError("a block result whose status and error disagree")
         notes: list[str] = []
         plotly = self._figures(block.get("plotly"), clean_plotly, "Plotly", notes)
         images = self._figures(block.get("matplotlib"), clean_png, "matplotlib", notes)
         if notes:
-            stdout += "".join(f"\n[{note}]" for note in notes) + "\n"
+            shown = notes[:MAX_NOTES]
+            if len(notes) > MAX_NOTES:
+                shown.append(f"... and {len(notes) - MAX_NOTES} more figures not shown")
+            stdout += "".join(f"\n[{note}]" for note in shown) + "\n"
         clean = {"name": name, "ok": ok, "stdout": stdout, "error": error, "plotly": plotly, "matplotlib": images}
         return json.dumps(clean, ensure_ascii=False).encode()
 

@@ -47,7 +47,8 @@ _dumps = json.dumps  # bound before the user's code can replace json.dumps
 
 
 class CappedWriter(io.TextIOBase):
-    """A stdout that keeps the first MAX_OUTPUT_CHARS characters and counts the rest."""
+    """A stdout that keeps the first MAX_OUTPUT_CHARS characters of the whole run (not of
+    each block) and counts the rest."""
 
     def __init__(self, limit: int = MAX_OUTPUT_CHARS) -> None:
         self.limit = limit
@@ -72,7 +73,7 @@ class CappedWriter(io.TextIOBase):
         text = "".join(self.parts)
         if self.dropped:
             text += TRUNCATION_MARKER.format(self.dropped)
-        self.parts, self.size, self.dropped = [], 0, 0
+        self.parts, self.dropped = [], 0  # ``size`` stays: the cap is per run
         return text
 
 

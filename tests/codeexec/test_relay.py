@@ -80,6 +80,27 @@ def test_saved_datasets_are_checked():
         run.feed(frame(b"A", parquet))
 
 
+def test_stdout_and_errors_are_capped_per_run_not_per_block():
+    run = planned(*[f"b{i}" for i in range(30)])
+    sizes = []
+    for index in range(30):
+        (out,) = run.feed(frame(b"B", block(f"b{index}", ok=False, stdout="x" * 10_000, error="e" * 30_000)))
+        value = json.loads(out[9:])
+        sizes.append((len(value["stdout"]), len(value["error"])))
+    assert sum(stdout for stdout, _ in sizes) < relay.MAX_OUTPUT_CHARS + 2_000 + 30 * 60
+    assert sum(error for _, error in sizes) < relay.MAX_RUN_ERROR_CHARS + 30 * 60
+    assert sizes[0] == (10_000, relay.MAX_ERROR_CHARS + len("\n... [output truncated: 10000 more characters]\n"))
+    assert sizes[-1] == (len("\n... [output truncated: 10000 more characters]\n"),) * 2
+
+
+def test_figure_notes_are_capped_per_block():
+    run = planned("a")
+    (out,) = run.feed(frame(b"B", block(plotly=[1] * 100_000)))
+    assert json.loads(out[9:])["stdout"] == (
+        "\n[Plotly figure not shown: not a string]" * relay.MAX_NOTES + "\n[... and 99990 more figures not shown]\n"
+    )
+
+
 def test_odd_values_are_violations_not_crashes():
     run = planned()
     with pytest.raises(ProtocolViolationError, match=r"an invalid R frame \(OverflowError\)"):
