@@ -426,7 +426,7 @@ def test_write_code_per_role(gapminder):
         agent="planner_statistical_analytics_agent", goal=goal, datasets=[gapminder], plan_instructions=""
     )
     assert stats_code.splitlines()[:3] == [
-        "# Relationship between gdpPercap and lifeExp (year = 2007)",
+        '"""Relationship between gdpPercap and lifeExp (year = 2007)"""',
         "data = df.copy()",
         'data = data[data["year"] == 2007]',
     ]
@@ -491,14 +491,14 @@ def test_write_code_quotes_formula_names():
         datasets=[dataset],
         plan_instructions="",
     )
-    assert "model = smf.ols('units ~ Q(\"unit price\") + C(region)', data=model_data).fit()" in code
+    assert 'model = smf.ols("units ~ Q(\\"unit price\\") + C(region)", data=model_data).fit()' in code
 
 
 def test_write_code_for_an_unrelated_question_is_an_overview(gapminder):
     code, intent = analyst.write_code(
         agent="data_viz_agent", goal="tell me a joke", datasets=[gapminder], plan_instructions=""
     )
-    assert code.startswith("# The question names no analysis of the data: an overview of df instead\n")
+    assert code.startswith('"""The question names no analysis of the data: an overview of df instead"""\n')
     assert intent == "An overview of df, since the question names no analysis of the data."
 
 
@@ -691,7 +691,7 @@ def test_edit_top_n(gapminder):
 
 def test_edit_not_understood_keeps_the_code(gapminder):
     assert analyst.edit_code(code=BAR, prompt="make it prettier", datasets=[gapminder]) == (
-        "# Edit not understood (offline analyst): 'make it prettier'. Supported: chart type "
+        "# Edit not understood (offline analyst). Supported: chart type "
         "(bar/line/scatter/histogram/box), title, colour, log scale, another column, top N.\n" + BAR
     )
 

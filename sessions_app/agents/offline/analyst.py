@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from sessions_app.agents.context import DatasetContext
 from sessions_app.agents.offline import codegen, repair, text
 from sessions_app.agents.offline import intents as it
+from sessions_app.agents.offline.literals import docstring
 
 BASIC = "basic"
 INTERMEDIATE = "intermediate"
@@ -417,7 +418,7 @@ def write_code(
             if analysis is not None
             else "the question names no analysis of the data"
         )
-        code = f"# {reason[0].upper() + reason[1:]}: an overview of {dataset.name} instead\n"
+        code = docstring(f"{reason[0].upper() + reason[1:]}: an overview of {dataset.name} instead") + "\n"
         code += codegen.program(fallback, compute=True, figure=False)
         return code, f"An overview of {dataset.name}, since {reason}."
     instruction, reuse = _instruction_fields(plan_instructions)

@@ -17,13 +17,17 @@ its role, or both.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import keyword
+import logging
 from dataclasses import dataclass, field
 
 from sessions_app.agents.context import BOOLEAN, CATEGORICAL, DATETIME, NUMERIC, TEXT, DatasetContext
 from sessions_app.agents.offline import columns as cols
 from sessions_app.agents.offline import intents as it
+from sessions_app.agents.offline.literals import UnsafeCodeError, docstring, is_plain_name, lit, variable, verify
+from sessions_app.agents.offline.literals import fstring_key as flit
+from sessions_app.agents.offline.literals import fstring_text as ftext
+
+logger = logging.getLogger(__name__)
 
 SCATTER_SAMPLE_ABOVE = 50_000
 SCATTER_SAMPLE_SIZE = 5_000
@@ -31,29 +35,8 @@ TEMPLATE = "plotly_white"
 PERIOD_WORDS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 
-def lit(value: object) -> str:
-    """A Python literal for a string or number."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(lit(item) for item in value) + "]"
-    return repr(value)
-
-
-def ftext(text: object) -> str:
-    """Text safe to put inside a double-quoted f-string's literal part."""
-    return str(text).replace("\\", "\\\\").replace('"', '\\"').replace("{", "{{").replace("}", "}}")
-
-
 def col(frame: str, name: str) -> str:
     return f"{frame}[{lit(name)}]"
-
-
-def flit(value: str) -> str:
-    """A string literal usable inside an f-string's braces (Python 3.11: no backslash, no \")."""
-    if "'" not in value and "\\" not in value and '"' not in value:
-        return f"'{value}'"
-    return f"bytes.fromhex('{value.encode().hex()}').decode()"
 
 
 def fcol(frame: str, name: str) -> str:
@@ -78,7 +61,7 @@ class Parts:
 def program(analysis: it.Analysis, *, compute: bool, figure: bool, reuse: list[str] | None = None) -> str:
     """The complete code for ``analysis`` with the chosen parts."""
     parts = parts_for(analysis, reuse=reuse or [])
-    lines = [f"# {parts.title}"]
+    lines = [docstring(parts.title)]
     if parts.imports:
         lines += [*sorted(set(parts.imports)), ""]
     lines += prelude(analysis, reuse=reuse or [])
@@ -94,7 +77,14 @@ def program(analysis: it.Analysis, *, compute: bool, figure: bool, reuse: list[s
     lines.append("")
     lines.append('print("Key findings:")')
     lines += findings
-    return "\n".join(_tidy(lines)) + "\n"
+    code = "\n".join(_tidy(lines)) + "\n"
+    try:
+        verify(code)
+    except UnsafeCodeError as error:
+        # A template bug, never the data's doing: refuse to run code that is not as designed.
+        logger.error("offline analyst rendered unsafe code for %s: %s", analysis.intent, error)
+        return 'print("The offline analyst could not write this analysis safely.")\n'
+    return code
 
 
 def _tidy(lines: list[str]) -> list[str]:
@@ -116,7 +106,7 @@ def prelude(analysis: it.Analysis, *, reuse: list[str]) -> list[str]:
     if analysis.intent == it.MODEL and all(name in reuse for name in MODEL_VARIABLES):
         return []  # the modelling step before this one split and fitted
     dataset = analysis.dataset
-    lines = [f"data = {analysis.source}.copy()"]
+    lines = [f"data = {variable(analysis.source)}.copy()"]
     used = set(analysis.used_columns)
     if analysis.intent in (it.OVERVIEW, it.CLEAN, it.MISSING):
         used |= {c.name for c in dataset.columns}
@@ -138,17 +128,20 @@ def prelude(analysis: it.Analysis, *, reuse: list[str]) -> list[str]:
 def filter_mask(condition: it.Filter) -> str:
     target = col("data", condition.column)
     if condition.op == "year":
-        return f"{target}.dt.year == {condition.value}" if condition.on_datetime else f"{target} == {condition.value}"
+        year = lit(condition.value)
+        return f"{target}.dt.year == {year}" if condition.on_datetime else f"{target} == {year}"
     if condition.op == "month":
-        return f"{target}.dt.month == {condition.value}"
+        return f"{target}.dt.month == {lit(condition.value)}"
     if condition.op == "year_range":
         low, high = condition.value  # type: ignore[misc]
         base = f"{target}.dt.year" if condition.on_datetime else target
         if low is not None and high is not None:
-            return f"{base}.between({low}, {high})"
-        return f"{base} >= {low}" if low is not None else f"{base} <= {high}"
+            return f"{base}.between({lit(low)}, {lit(high)})"
+        return f"{base} >= {lit(low)}" if low is not None else f"{base} <= {lit(high)}"
     if condition.op == "in":
         return f"{target}.isin({lit(list(condition.value))})"  # type: ignore[call-overload]
+    if condition.op not in ("==", "!=", ">", ">=", "<", "<="):
+        raise UnsafeCodeError(f"unknown filter operator {condition.op!r}")
     return f"{target} {condition.op} {lit(condition.value)}"
 
 
@@ -336,6 +329,8 @@ def clean_name(analysis: it.Analysis) -> str:
 def _clean(analysis: it.Analysis) -> Parts:
     dataset = analysis.dataset
     name = clean_name(analysis)
+    target = variable(name)
+    in_braces = target if is_plain_name(name) else "data"  # the same frame; no quotes inside f-string braces
     dates = [c.name for c in dataset.columns if c.kind == DATETIME]
     parts = Parts(
         title=f"Clean {dataset.name}: impute missing values, parse dates, drop duplicate rows{scope(analysis)}"
@@ -353,9 +348,9 @@ def _clean(analysis: it.Analysis) -> Parts:
         "    if data[column].isna().any() and not most_common.empty:",
         "        data[column] = data[column].fillna(most_common.iloc[0])",
         "",
-        f"{name} = data",
-        f"save_dataset({name}, {lit(name)}, {lit(_clean_description(analysis, dates))})",
-        f'report = pd.DataFrame({{"missing_before": missing_before, "missing_after": {name}.isna().sum()}})',
+        f"{target} = data",
+        f"save_dataset({target}, {lit(name)}, {lit(_clean_description(analysis, dates))})",
+        f'report = pd.DataFrame({{"missing_before": missing_before, "missing_after": {target}.isna().sum()}})',
         "print(report)",
     ]
     parts.compute = body
@@ -364,12 +359,12 @@ def _clean(analysis: it.Analysis) -> Parts:
         'print(f"- Duplicate rows removed: {duplicates:,}")',
         "for column, count in to_fill[to_fill > 0].items():",
         '    print(f"- {column}: {count:,} missing values filled")',
-        f'print(f"- Rows: {{rows_before:,}} before, {{len({name}):,}} after")',
-        f'print(f"- Missing values after cleaning: {{int({name}.isna().sum().sum()):,}}")',
+        f'print(f"- Rows: {{rows_before:,}} before, {{len({in_braces}):,}} after")',
+        f'print(f"- Missing values after cleaning: {{int({in_braces}.isna().sum().sum()):,}}")',
     ]
     if dates:
         parts.compute_findings.append(f'print("- Parsed as dates: {ftext(", ".join(dates))}")')
-    parts.compute_findings.append(f'print("- Saved as the dataset {name} for later questions")')
+    parts.compute_findings.append(f'print("- Saved as the dataset {ftext(name)} for later questions")')
     parts.figure = [
         'chart_data = missing_before.rename("missing_before").rename_axis("column").reset_index()',
         "fig = px.bar(",
@@ -627,7 +622,7 @@ def _groups(analysis: it.Analysis) -> Parts:
     )
     parts.core = [f"table = data.groupby({lit(group)})[{lit(measure)}].agg({lit(statistics)}){order}"]
     if analysis.top:
-        parts.core.append(f"table = table.head({analysis.top})")
+        parts.core.append(f"table = table.head({int(analysis.top)})")
     best, worst = ("idxmin", "idxmax") if analysis.ascending and analysis.top else ("idxmax", "idxmin")
     top_words = ("Lowest", "Highest") if best == "idxmin" else ("Highest", "Lowest")
     parts.compute = [
@@ -857,7 +852,9 @@ def _default_period(column) -> str:
 
 def formula_term(dataset: DatasetContext, name: str) -> str:
     column = dataset.column(name)
-    quoted = name if name.isidentifier() and not keyword.iskeyword(name) else f'Q("{name}")'
+    # patsy evaluates a formula's terms as Python: a name that is not a plain identifier
+    # goes in as Q(<quoted literal>), which patsy looks up in the data and never runs.
+    quoted = name if is_plain_name(name) else f"Q({lit(name)})"
     if column is not None and column.kind in (CATEGORICAL, BOOLEAN, TEXT):
         return f"C({quoted})"
     return quoted
@@ -873,7 +870,7 @@ def _regression(analysis: it.Analysis) -> Parts:
     parts = Parts(title=f"Linear regression of {target} on {', '.join(features)}{scope(analysis)}")
     parts.core = [
         f"model_data = data[{lit([target, *features])}].dropna()",
-        f"model = smf.ols({formula!r}, data=model_data).fit()",
+        f"model = smf.ols({lit(formula)}, data=model_data).fit()",
     ]
     parts.compute = [
         'results = pd.DataFrame({"coefficient": model.params, "std_error": model.bse, "p_value": model.pvalues})',
@@ -1067,7 +1064,7 @@ def _cluster(analysis: it.Analysis, *, reuse: list[str]) -> Parts:
     features = [name for name in analysis.features if analysis.column_kind(name) == NUMERIC]
     if not features:
         return _overview(analysis)
-    k = analysis.k
+    k = int(analysis.k)
     parts = Parts(
         title=f"K-means clustering (k = {k}) on {', '.join(features)}{scope(analysis)}",
         imports=["from sklearn.cluster import KMeans", "from sklearn.preprocessing import StandardScaler"],

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sessions_app.agents.context import DATETIME, NUMERIC, DatasetContext
 from sessions_app.agents.offline import columns as cols
 from sessions_app.agents.offline import intents as it
+from sessions_app.agents.offline.literals import is_plain_name, lit, quote, variable
 
 _STRING = re.compile(
     r"(?P<prefix>(?:(?<![\w])[rRbBuUfF]{1,2})?)(?P<quote>\"\"\"|'''|\"|')(?P<body>(?:\\.|(?!(?P=quote)).)*?)(?P=quote)",
@@ -35,12 +36,28 @@ def _column(datasets: list[DatasetContext], name: str):
     return None
 
 
+def _in_literal(text: str, prefix: str) -> str | None:
+    """``text`` as the body of a string literal with ``prefix`` (quoted either way, so the
+    replacement cannot end the literal), or None where it cannot be written (raw, bytes)."""
+    prefix = prefix.lower()
+    if "b" in prefix:
+        return None
+    body = quote(text)[1:-1].replace("'", "\\'")
+    if "r" in prefix:
+        return text if body == text else None
+    return body.replace("{", "{{").replace("}", "}}") if "f" in prefix else body
+
+
 def _replace_in_strings(code: str, old: str, new: str, *, whole: bool = True) -> str:
-    """Replace ``old`` with ``new`` inside string literals only (names in code stay)."""
+    """Replace ``old`` with ``new`` inside string literals only (names in code stay); ``new``
+    is data, so it goes in escaped for the literal it lands in."""
     pattern = re.compile(rf"(?<![\w]){re.escape(old)}(?![\w])" if whole else re.escape(old))
 
     def fix(match: re.Match) -> str:
-        body = pattern.sub(new.replace("\\", "\\\\"), match.group("body"))
+        replacement = _in_literal(new, match.group("prefix"))
+        if replacement is None:
+            return match.group(0)
+        body = pattern.sub(lambda _: replacement, match.group("body"))
         return f"{match.group('prefix')}{match.group('quote')}{body}{match.group('quote')}"
 
     return _STRING.sub(fix, code)
@@ -50,11 +67,18 @@ def _replace_literal(code: str, old: str, new: str) -> str:
     """Replace string literals that are exactly ``old`` ("lifeexp" -> "lifeExp")."""
 
     def fix(match: re.Match) -> str:
-        if match.group("body") == old and "f" not in match.group("prefix").lower():
-            return f"{match.group('prefix')}{match.group('quote')}{new}{match.group('quote')}"
+        prefix = match.group("prefix")
+        replacement = _in_literal(new, prefix)
+        if match.group("body") == old and "f" not in prefix.lower() and replacement is not None:
+            return f"{prefix}{match.group('quote')}{replacement}{match.group('quote')}"
         return match.group(0)
 
     return _STRING.sub(fix, code)
+
+
+def _formula_term(name: str) -> str:
+    """A column as a patsy term: bare when a plain identifier, else Q(<quoted literal>)."""
+    return name if is_plain_name(name) else f"Q({lit(name)})"
 
 
 # --- fixes -------------------------------------------------------------------------------
@@ -72,7 +96,7 @@ def _error_message(error: str) -> tuple[str, str]:
 
 def _failing_line(code: str, error: str) -> int | None:
     """Index in ``code`` of the line the error points at (the sandbox's ``>>>`` marker)."""
-    lines = code.splitlines()
+    lines = code.split("\n")
     marked = re.findall(r"^>>>\s*(\d+) \| (.*)$", error, re.MULTILINE)
     if marked:
         number, text = int(marked[-1][0]), marked[-1][1]
@@ -107,7 +131,9 @@ def _fix_columns(code: str, message: str, datasets: list[DatasetContext]) -> str
         real = cols.resolve_column(name, columns)
         if real:
             code = _replace_literal(code, name, real)
-            code = re.sub(rf"(?<=[\s~+*(:]){re.escape(name)}(?=[\s+*):]|$)", real, code) if "~" in code else code
+            if "~" in code:
+                # The misspelling inside a model formula (a string patsy evaluates).
+                code = _replace_in_strings(code, name, _formula_term(real))
     return code
 
 
@@ -126,11 +152,11 @@ def _fix_name(code: str, message: str, datasets: list[DatasetContext]) -> str:
     ):
         target = dataset_names[0]
     if target and target != name:
-        return re.sub(rf"(?<![\w.]){re.escape(name)}(?!\w)", target, code)
+        return re.sub(rf"(?<![\w.]){re.escape(name)}(?!\w)", lambda _: variable(target), code)
     column = cols.resolve_column(name, _all_columns(datasets))
     if column and "~" in code:
         # A column name inside a model formula (patsy): use its real spelling.
-        return _replace_in_strings(code, name, column)
+        return _replace_in_strings(code, name, _formula_term(column))
     module = _KNOWN_IMPORTS.get(name)
     if module:
         return f"{module}\n{code}"
@@ -164,10 +190,10 @@ _REDUCTIONS = re.compile(r"\.(corr|mean|median|sum|std|var|cov|prod|quantile)\(\
 
 
 def _insert_before(code: str, index: int, new_lines: list[str]) -> str:
-    lines = code.splitlines()
+    lines = code.split("\n")
     indent = re.match(r"\s*", lines[index]).group()  # type: ignore[union-attr]
     lines[index:index] = [indent + line for line in new_lines]
-    return "\n".join(lines) + ("\n" if code.endswith("\n") else "")
+    return "\n".join(lines)
 
 
 def _referenced(line: str, datasets: list[DatasetContext]) -> list[tuple[str, str]]:
@@ -195,7 +221,7 @@ def _looks_numeric(column) -> bool:
 
 def _fix_numbers(code: str, message: str, error: str, datasets: list[DatasetContext]) -> str:
     index = _failing_line(code, error)
-    lines = code.splitlines()
+    lines = code.split("\n")
     bad_value = next(iter(_quoted(message)), None)
     if index is not None:
         line = lines[index]
@@ -208,13 +234,14 @@ def _fix_numbers(code: str, message: str, error: str, datasets: list[DatasetCont
         # Whole-frame reductions over text columns ("Afghanistan"): keep to the numbers.
         if not targets and _REDUCTIONS.search(line) and bad_value is not None and _value_is_text(bad_value):
             lines[index] = _REDUCTIONS.sub(lambda m: f".{m.group(1)}(numeric_only=True)", line)
-            return "\n".join(lines) + ("\n" if code.endswith("\n") else "")
+            return "\n".join(lines)
         if not targets:
             holder = _holder_of(bad_value, datasets)
             targets = [(frame, name) for frame, name in _referenced(line, datasets) if name == holder]
         if targets:
             conversions = [
-                f'{frame}["{name}"] = pd.to_numeric({frame}["{name}"], errors="coerce")' for frame, name in targets
+                f'{frame}[{lit(name)}] = pd.to_numeric({frame}[{lit(name)}], errors="coerce")'
+                for frame, name in targets
             ]
             return _insert_before(code, index, conversions)
     return code
@@ -261,7 +288,7 @@ def _fix_dates(code: str, message: str, error: str, datasets: list[DatasetContex
     index = _failing_line(code, error)
     if index is None:
         return code
-    line = code.splitlines()[index]
+    line = code.split("\n")[index]
     targets = [
         (frame, name)
         for frame, name in _referenced(line, datasets)
@@ -269,7 +296,9 @@ def _fix_dates(code: str, message: str, error: str, datasets: list[DatasetContex
     ]
     if not targets:
         return code
-    conversions = [f'{frame}["{name}"] = pd.to_datetime({frame}["{name}"], errors="coerce")' for frame, name in targets]
+    conversions = [
+        f'{frame}[{lit(name)}] = pd.to_datetime({frame}[{lit(name)}], errors="coerce")' for frame, name in targets
+    ]
     return _insert_before(code, index, conversions)
 
 
@@ -454,7 +483,7 @@ def _figure_variables(code: str) -> list[str]:
 def _before_show(code: str, statement: str) -> tuple[str, bool]:
     """Insert ``<fig>.<statement>`` before each ``<fig>.show()`` (or at the end)."""
     variables = _figure_variables(code)
-    lines = code.rstrip("\n").splitlines()
+    lines = code.rstrip("\n").split("\n")
     result, inserted = [], False
     for line in lines:
         match = re.match(r"^(\s*)(\w+)\.show\(", line)
@@ -591,15 +620,9 @@ def _swap(code: str, prompt: str, datasets: list[DatasetContext]) -> tuple[str, 
         (cols.label(old), cols.label(new)),
         (cols.label(old).lower(), cols.label(new).lower()),
     ):
+        # Only inside string literals: comments never receive data (a name could hold a newline).
         code = _replace_in_strings(code, before, after)
-        code = _replace_in_comments(code, before, after)
     return code, True
-
-
-def _replace_in_comments(code: str, old: str, new: str) -> str:
-    pattern = re.compile(rf"(?<![\w]){re.escape(old)}(?![\w])")
-    lines = [pattern.sub(new, line) if line.lstrip().startswith("#") else line for line in code.split("\n")]
-    return "\n".join(lines)
 
 
 def _name_in(phrase: str, datasets: list[DatasetContext]) -> str | None:
@@ -659,7 +682,7 @@ def edit_code(*, code: str, prompt: str, datasets: list[DatasetContext]) -> str:
 
     title = _title_from(prompt or "")
     if title:
-        edited, done = _before_show(edited, f"update_layout(title={_py_string(title)})")
+        edited, done = _before_show(edited, f"update_layout(title={lit(title)})")
         understood = understood or done
 
     scale = next((name for name in _SCALES if re.search(rf"\b{name}\b", lowered)), None)
@@ -711,16 +734,10 @@ def edit_code(*, code: str, prompt: str, datasets: list[DatasetContext]) -> str:
             understood = True
 
     if not understood:
-        note = (prompt or "").strip().replace("\n", " ")[:200]
+        # The request itself stays out of the comment: a comment is code, and the prompt is data.
         return (
-            f"# Edit not understood (offline analyst): {note!r}. "
+            "# Edit not understood (offline analyst). "
             "Supported: chart type (bar/line/scatter/histogram/box), "
             "title, colour, log scale, another column, top N.\n" + code
         )
     return edited
-
-
-def _py_string(text: str) -> str:
-    import json
-
-    return json.dumps(text, ensure_ascii=False)

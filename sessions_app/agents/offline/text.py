@@ -1,11 +1,12 @@
 """The offline analyst's prose: answer summaries, general answers, dataset descriptions, titles.
 
 Summaries never invent numbers: they quote the lines the code printed after
-``Key findings:`` (see :mod:`.codegen`), led by the code's title comment.
+``Key findings:`` (see :mod:`.codegen`), led by the code's title (its leading string literal).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 
 from sessions_app.agents.context import BOOLEAN, CATEGORICAL, DATETIME, NUMERIC, TEXT, ColumnContext, DatasetContext
@@ -28,15 +29,29 @@ def _split_response(agent_response: str) -> tuple[str, str]:
 
 
 def _title(code: str) -> str:
-    for line in code.splitlines():
+    """The code's title: its leading string literal (how :mod:`.codegen` writes it), or its
+    first comment (how people and language models often do)."""
+    for line in code.split("\n"):
         stripped = line.strip()
         if not stripped:
             continue
         if stripped.startswith("#") and not re.match(r"#\s*\w+_agent code (start|end)", stripped):
             return stripped.lstrip("#").strip()
         if not stripped.startswith("#"):
-            break
+            return _string_statement(stripped)
     return ""
+
+
+def _string_statement(line: str) -> str:
+    """The value of a line that is a lone string literal ("" for any other line)."""
+    try:
+        tree = ast.parse(line)
+    except (SyntaxError, ValueError):
+        return ""
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Expr):
+        return ""
+    value = tree.body[0].value
+    return value.value.strip() if isinstance(value, ast.Constant) and isinstance(value.value, str) else ""
 
 
 def _findings(output: str) -> list[str]:
