@@ -134,6 +134,9 @@ STORAGES = {
 # --- uploads --------------------------------------------------------------------------
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=300)
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+# What an uploaded (or sandbox-saved) dataset may take once decoded in the web process:
+# small files can decode to huge tables, so every reader refuses past this with 413.
+MAX_DECODED_MB = env.int("MAX_DECODED_MB", default=400)
 # A whole request body: the file plus its multipart envelope and small form fields.
 MAX_REQUEST_BODY_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
 # Form fields and JSON bodies (not files) are held in memory: keep them modest.
