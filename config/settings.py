@@ -9,10 +9,12 @@ The README's configuration table lists every variable read here.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -215,6 +217,28 @@ CORS_ALLOW_HEADERS = [
     "x-csrftoken",
 ]
 
+# --- rate limits ----------------------------------------------------------------------
+# Per caller (user, else session, else IP) and per budget, counted in the cache above.
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMITS = {
+    "upload": env.str("RATE_LIMIT_UPLOAD", default="30/min"),
+    "chat": env.str("RATE_LIMIT_CHAT", default="20/min"),
+    "code": env.str("RATE_LIMIT_CODE", default="60/min"),
+    "deep_analysis": env.str("RATE_LIMIT_DEEP_ANALYSIS", default="5/min"),
+    "describe": env.str("RATE_LIMIT_DESCRIBE", default="30/min"),
+}
+for _scope, _rate in RATE_LIMITS.items():
+    if _rate and not re.fullmatch(r"\d+/\d*(s|sec|second|m|min|minute|h|hour|d)", _rate.strip().lower()):
+        raise ImproperlyConfigured(f"RATE_LIMIT_{_scope.upper()}={_rate!r}: use e.g. 30/min, 5/s, 100/hour.")
+# Which paths draw from which budget (writes only; first match wins).
+RATE_LIMIT_ROUTES = {
+    "upload": r"^/(upload_dataframe|upload_excel|api/excel-sheets|preview-csv-upload)/?$",
+    "chat": r"^/chat(/[^/]+)?/?$",
+    "code": r"^/code/",
+    "deep_analysis": r"^/deep_analysis",
+    "describe": r"^/(generate-description-from-preview|chat_history_name)/?$",
+}
+
 # --- DRF and OpenAPI ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -222,6 +246,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["chats.permissions.CallerAllowed"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ExpensiveRouteThrottle"],
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.BoundedJSONParser",
         "rest_framework.parsers.MultiPartParser",

@@ -23,3 +23,5 @@ SANDBOX_CPU_SECONDS = 2
 SANDBOX_MEMORY_MB = 1024
 SANDBOX_FILE_MB = 20
 BACKGROUND_TASKS_EAGER = True
+# Rate limits are off except in the tests that check them (they switch them on).
+RATE_LIMITS_ENABLED = False

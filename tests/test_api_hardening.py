@@ -66,3 +66,96 @@ def test_deep_json_in_a_multipart_field_is_a_400(client, session_id):
     )
     assert response.status_code == 400
     assert response.json()["detail"] == f"Malformed request body: JSON nested deeper than {MAX_JSON_DEPTH} levels."
+
+
+# --- rate limits -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited(settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.RATE_LIMITS_ENABLED = True
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "code": "2/min", "upload": "1/min"}
+    yield settings
+    cache.clear()
+
+
+def clean(client, session_id=None):
+    headers = {"HTTP_X_SESSION_ID": session_id} if session_id else {}
+    return client.post("/code/clean-code", {"code": "x = 1"}, format="json", **headers)
+
+
+def test_code_routes_answer_429_with_retry_after_past_the_limit(client, session_id, limited):
+    assert [clean(client, session_id).status_code for _ in range(2)] == [200, 200]
+    refused = clean(client, session_id)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "throttled"
+    assert refused.json()["detail"].startswith("Request was throttled. Expected available in ")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_each_session_has_its_own_budget(client, session_id, limited):
+    other = client.post("/generate-session").json()["session_id"]
+    assert [clean(client, session_id).status_code for _ in range(3)] == [200, 200, 429]
+    assert clean(client, other).status_code == 200
+
+
+def test_users_are_counted_by_user_across_sessions(auth_client, limited):
+    first = auth_client.post("/generate-session").json()["session_id"]
+    second = auth_client.post("/generate-session").json()["session_id"]
+    assert [clean(auth_client, first).status_code, clean(auth_client, second).status_code] == [200, 200]
+    assert clean(auth_client, first).status_code == 429
+
+
+def test_reads_and_cheap_routes_are_not_limited(client, session_id, limited):
+    assert [clean(client, session_id).status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get("/api/datasets", HTTP_X_SESSION_ID=session_id).status_code == 200
+    assert client.post("/set-message-info", {}, format="json", HTTP_X_SESSION_ID=session_id).status_code == 200
+
+
+def test_uploads_draw_from_their_own_budget(client, session_id, limited):
+    def send():
+        return client.post(
+            "/upload_dataframe", {"file": csv_file("a,b\n1,2\n"), "name": "t"}, HTTP_X_SESSION_ID=session_id
+        )
+
+    assert [send().status_code, send().status_code] == [200, 429]
+    assert clean(client, session_id).status_code == 200
+
+
+def test_rate_limits_are_off_in_tests_by_default(client, session_id):
+    assert {clean(client, session_id).status_code for _ in range(70)} == {200}
+
+
+def test_counters_live_in_redis_when_it_is_configured(client, session_id, settings):
+    import socket
+    import uuid
+
+    from django.core.cache import caches
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    settings.RATE_LIMITS_ENABLED = True
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "code": "2/min"}
+    prefix = f"apihard-test-{uuid.uuid4().hex}"
+    # Never cache.clear() here: on Redis that is FLUSHDB, other users' keys included.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/0",
+            "KEY_PREFIX": prefix,
+        }
+    }
+    redis = caches["default"]._cache.get_client()
+    try:
+        assert [clean(client, session_id).status_code for _ in range(3)] == [200, 200, 429]
+        keys = redis.keys(f"{prefix}:*ratelimit:code:session:{session_id}:*")
+        assert len(keys) == 1
+        assert int(redis.get(keys[0])) == 3
+    finally:
+        for key in redis.keys(f"{prefix}:*"):
+            redis.delete(key)
