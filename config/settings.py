@@ -21,8 +21,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Datasets, the SQLite file, the secret key and users' encrypted provider keys live here:
+# nothing the server writes is readable by other local users (files 0600, directories 0700).
+os.umask(0o077)
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_uid == os.geteuid():  # an operator's shared directory is left alone
+        path.chmod(0o700)
+    return path
+
+
+DATA_DIR = _private_dir(Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))))
 
 
 def _secret_key() -> str:
@@ -103,6 +114,10 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / '
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers proceed while one writer commits; IMMEDIATE transactions take the
     # write lock up front so two writers queue on busy_timeout instead of deadlocking.
+    for _suffix in ("", "-wal", "-shm"):  # files an older version created world-readable
+        _db_file = Path(f"{DATABASES['default']['NAME']}{_suffix}")
+        if _db_file.exists() and _db_file.stat().st_uid == os.geteuid():
+            _db_file.chmod(0o600)
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
         "transaction_mode": "IMMEDIATE",
@@ -126,7 +141,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_ROOT = _private_dir(Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))))
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": env.str("DATASET_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
@@ -149,6 +166,11 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+
+# Slow clients (config.serve): all of a request's headers within this many seconds (408
+# after), and no silence longer than the idle timeout while a request is being sent.
+SERVER_HEADER_TIMEOUT = env.float("SERVER_HEADER_TIMEOUT", default=20.0)
+SERVER_IDLE_TIMEOUT = env.float("SERVER_IDLE_TIMEOUT", default=60.0)
 
 # --- identity and sessions ------------------------------------------------------------
 ALLOW_ANONYMOUS = env.bool("ALLOW_ANONYMOUS", default=True)
@@ -254,7 +276,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AnalystAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -159,3 +159,84 @@ def test_counters_live_in_redis_when_it_is_configured(client, session_id, settin
     finally:
         for key in redis.keys(f"{prefix}:*"):
             redis.delete(key)
+
+
+# --- file modes ----------------------------------------------------------------------------
+
+
+def test_data_dir_database_and_media_are_private(tmp_path):
+    import stat
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = tmp_path / "data"
+    script = (
+        "import django, os, stat, json\n"
+        "django.setup()\n"
+        "from django.conf import settings\n"
+        "from django.db import connection\n"
+        "from django.core.files.base import ContentFile\n"
+        "from django.core.files.storage import default_storage\n"
+        "connection.ensure_connection()\n"
+        "with connection.cursor() as c: c.execute('create table t (x int)')\n"
+        "name = default_storage.save('datasets/ab/x.parquet', ContentFile(b'x'))\n"
+        "print(json.dumps({'db': str(settings.DATABASES['default']['NAME']), 'file': default_storage.path(name)}))\n"
+    )
+    env = {
+        **__import__("os").environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATA_DIR": str(data),
+        "SANDBOX_AUTOSTART": "false",
+    }
+    env.pop("MEDIA_ROOT", None)
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    paths = json.loads(out.stdout.strip().splitlines()[-1])
+
+    def mode(path) -> int:
+        return stat.S_IMODE(Path(path).stat().st_mode)
+
+    assert mode(data) == 0o700
+    assert mode(data / "media") == 0o700
+    assert mode(data / "secret_key") == 0o600
+    assert mode(paths["db"]) == 0o600
+    assert mode(paths["file"]) == 0o600
+    assert mode(Path(paths["file"]).parent) == 0o700
+
+
+# --- slow clients ---------------------------------------------------------------------------
+
+
+def test_real_server_closes_a_connection_whose_headers_dribble_in():
+    """Slowloris: one header byte at a time, each well within the idle timeout."""
+    import socket
+    import time
+
+    from bench.server import request, running_server
+
+    with running_server({"SERVER_HEADER_TIMEOUT": "2"}) as (port, _):
+        slow = socket.create_connection(("127.0.0.1", port), timeout=10)
+        started = time.monotonic()
+        received = b""
+        try:
+            for byte in b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 100:
+                slow.sendall(bytes([byte]))
+                time.sleep(0.25)
+                slow.settimeout(0.01)
+                try:
+                    chunk = slow.recv(4096)
+                except TimeoutError:
+                    continue
+                received += chunk
+                if not chunk or received.endswith(b"\r\n\r\n"):
+                    break
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            slow.close()
+        elapsed = time.monotonic() - started
+        assert received.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+        assert 1.5 < elapsed < 10
+        # A prompt client is unaffected, on a fresh connection and on a kept-alive one.
+        assert request(port, "GET", "/health")[0] == 200
