@@ -23,7 +23,7 @@ from rest_framework import serializers
 # Routes whose work reaches a language model or the sandbox: their providers can fail
 # (502), be unavailable or restarting (503) or time out (504).
 UPSTREAM_ROUTES = re.compile(
-    r"^/(chat|code/|deep_analysis|generate-description|chat_history_name|upload_excel|api/health)"
+    r"^/(chat|code/|deep_analysis|generate-description|chat_history_name|upload_excel|api/health|health$)"
 )
 
 

@@ -22,8 +22,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # Datasets, the SQLite file, the secret key and users' encrypted provider keys live here:
-# nothing the server writes is readable by other local users (files 0600, directories 0700).
-os.umask(0o077)
+# nothing in it is readable by other local users (the directory 0700, its files 0600).
+# Not a process-wide umask: the sandbox server inherits ours, and the private root it
+# builds must stay traversable by the unprivileged uid its runs drop to.
 
 
 def _private_dir(path: Path) -> Path:
@@ -112,12 +113,17 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite gives its -wal and -shm files the database file's mode: create it 0600 (an
+    # empty file is an empty database), and tighten one an older version left 0644.
+    _db_name = str(DATABASES["default"]["NAME"])
+    if _db_name and _db_name != ":memory:" and not _db_name.startswith("file:") and Path(_db_name).parent.is_dir():
+        os.close(os.open(_db_name, os.O_CREAT | os.O_WRONLY, 0o600))
+        for _suffix in ("", "-wal", "-shm"):
+            _path = Path(f"{_db_name}{_suffix}")
+            if _path.exists() and _path.stat().st_uid == os.geteuid():
+                _path.chmod(0o600)
     # WAL lets readers proceed while one writer commits; IMMEDIATE transactions take the
     # write lock up front so two writers queue on busy_timeout instead of deadlocking.
-    for _suffix in ("", "-wal", "-shm"):  # files an older version created world-readable
-        _db_file = Path(f"{DATABASES['default']['NAME']}{_suffix}")
-        if _db_file.exists() and _db_file.stat().st_uid == os.geteuid():
-            _db_file.chmod(0o600)
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
         "transaction_mode": "IMMEDIATE",

@@ -1,11 +1,13 @@
 """schemathesis over the whole OpenAPI schema, in-process: no input is a server error, and
 every status a route answers with is declared in the schema.
 
-Each operation is fuzzed three ways: anonymously (with whatever session ids schemathesis
-invents), with a valid anonymous session, and with an API key and that user's session.
-Examples are bounded (derandomised, no shrinking) so the whole run stays near a minute
-and a half on a 2-core machine; routes that reach the sandbox or the language model get
-fewer. The app is the WSGI handler (no network, no server), against the test database.
+Each operation is fuzzed three ways with generated requests: anonymously (with whatever
+session ids schemathesis invents), with a valid anonymous session, and with an API key
+and that user's session; and once more, with the API key, through schemathesis' coverage
+cases (boundaries, wrong types, missing fields, other content types). Examples are
+bounded (derandomised, no shrinking); routes that reach the sandbox or the language
+model get two generated examples and no coverage cases. The app is the WSGI handler (no
+network, no server), against the test database.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", APP)
 # is not started in tests): for them only the declared statuses are checked.
 SLOW_ROUTES = r"^/(chat|code/execute|code/fix|code/edit|deep_analysis|api/health)"
 HEALTH_ROUTES = ("/health", "/api/health")
-FAST_EXAMPLES = 5
+FAST_EXAMPLES = 4
 SLOW_EXAMPLES = 2
 
 
@@ -69,15 +71,31 @@ def call_and_check(case, caller_headers: dict[str, str]) -> None:
     case.call_and_validate(checks=checks)
 
 
-def fuzz_settings(examples: int):
+def fuzz_settings(examples: int, *, coverage: bool = False):
+    """Bounded, derandomised, no shrinking. ``coverage`` runs schemathesis' coverage cases
+    (boundary values, wrong types, missing fields, other content types: about 50 per
+    operation, attached as explicit examples) instead of random generation."""
     return hypothesis_settings(
         max_examples=examples,
         deadline=None,
         derandomize=True,
         database=None,
-        phases=[Phase.explicit, Phase.generate],
+        phases=[Phase.explicit] if coverage else [Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
+
+
+@pytest.fixture
+def api_key_headers(db) -> dict[str, str]:
+    user = user_create(username="fuzz", email="fuzz@example.com")
+    _, key = api_key_create(user=user, name="fuzz")
+    return {"X-API-Key": key, "X-Session-ID": session_create(user=user).pk}
+
+
+@schema.exclude(path_regex=SLOW_ROUTES).parametrize()
+@fuzz_settings(1, coverage=True)
+def test_coverage_cases_with_an_api_key(case, api_key_headers):
+    call_and_check(case, api_key_headers)
 
 
 @schema.exclude(path_regex=SLOW_ROUTES).parametrize()
