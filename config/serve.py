@@ -13,6 +13,14 @@ Changes from plain ``daphne``:
 * Daphne hands the body to the application in 8 KiB messages, and its command line
   cannot change that; 1 MiB messages cut the per-message overhead. Django still spools
   the body to disk as it arrives, so memory stays bounded.
+* Slow clients are bounded. Daphne's own timeouts do not cover reading a request:
+  ``--http-timeout`` limits the *application's* response time (off by default, and a
+  streamed answer may rightly take minutes), ``--websocket_connect_timeout`` only the
+  WebSocket handshake. Twisted's idle timeout is 12 hours and restarts on every byte, so
+  a client sending one header byte a minute held a connection forever. Here a request's
+  headers must all arrive within ``SERVER_HEADER_TIMEOUT`` seconds of the connection (or
+  of the previous response), else 408 and close; and a connection silent for
+  ``SERVER_IDLE_TIMEOUT`` seconds while sending is closed.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from daphne import server as daphne_server
 from daphne.cli import CommandLineInterface
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
+from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 
 from config.body_limit import too_large_body
 
@@ -74,10 +83,66 @@ class StreamedBodyRequest(WebRequest):
         self.channel.transport.loseConnection()
 
 
+def header_timeout_seconds() -> float:
+    from django.conf import settings
+
+    return settings.SERVER_HEADER_TIMEOUT
+
+
+def idle_timeout_seconds() -> float:
+    from django.conf import settings
+
+    return settings.SERVER_IDLE_TIMEOUT
+
+
+class HeaderDeadlineChannel(HTTPChannel):
+    """An HTTP/1.x channel that gives each request's headers a deadline (408 past it)."""
+
+    _header_deadline = None
+
+    def connectionMade(self) -> None:  # noqa: N802  (Twisted's name)
+        super().connectionMade()
+        self._arm_header_deadline()
+
+    def allHeadersReceived(self) -> None:  # noqa: N802
+        self._disarm_header_deadline()
+        super().allHeadersReceived()
+
+    def requestDone(self, request) -> None:  # noqa: N802
+        super().requestDone(request)
+        if self.transport is not None and not getattr(self.transport, "disconnecting", False):
+            self._arm_header_deadline()  # a kept-alive connection's next request
+
+    def connectionLost(self, reason) -> None:  # noqa: N802
+        self._disarm_header_deadline()
+        super().connectionLost(reason)
+
+    def _arm_header_deadline(self) -> None:
+        self._disarm_header_deadline()
+        self._header_deadline = self.callLater(header_timeout_seconds(), self._headers_too_slow)
+
+    def _disarm_header_deadline(self) -> None:
+        if self._header_deadline is not None and self._header_deadline.active():
+            self._header_deadline.cancel()
+        self._header_deadline = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_deadline = None
+        self.transport.write(
+            b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        self.transport.loseConnection()
+
+
 class StreamedBodyHTTPFactory(HTTPFactory):
+    def protocol(self):
+        return _GenericHTTPChannelProtocol(HeaderDeadlineChannel())
+
     def buildProtocol(self, addr):  # noqa: N802  (Twisted's name)
         protocol = super().buildProtocol(addr)
         protocol.requestFactory = StreamedBodyRequest
+        # Twisted's default idle timeout is 12 hours.
+        protocol.timeOut = idle_timeout_seconds()
         return protocol
 
 

@@ -9,18 +9,32 @@ The README's configuration table lists every variable read here.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# Datasets, the SQLite file, the secret key and users' encrypted provider keys live here:
+# nothing in it is readable by other local users (the directory 0700, its files 0600).
+# Not a process-wide umask: the sandbox server inherits ours, and the private root it
+# builds must stay traversable by the unprivileged uid its runs drop to.
+
+
+def _private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_uid == os.geteuid():  # an operator's shared directory is left alone
+        path.chmod(0o700)
+    return path
+
+
+DATA_DIR = _private_dir(Path(env.str("DATA_DIR", default=str(BASE_DIR / "var"))))
 
 
 def _secret_key() -> str:
@@ -99,6 +113,15 @@ TEMPLATES = [
 # --- database -------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite gives its -wal and -shm files the database file's mode: create it 0600 (an
+    # empty file is an empty database), and tighten one an older version left 0644.
+    _db_name = str(DATABASES["default"]["NAME"])
+    if _db_name and _db_name != ":memory:" and not _db_name.startswith("file:") and Path(_db_name).parent.is_dir():
+        os.close(os.open(_db_name, os.O_CREAT | os.O_WRONLY, 0o600))
+        for _suffix in ("", "-wal", "-shm"):
+            _path = Path(f"{_db_name}{_suffix}")
+            if _path.exists() and _path.stat().st_uid == os.geteuid():
+                _path.chmod(0o600)
     # WAL lets readers proceed while one writer commits; IMMEDIATE transactions take the
     # write lock up front so two writers queue on busy_timeout instead of deadlocking.
     DATABASES["default"]["OPTIONS"] = {
@@ -124,7 +147,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
-MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_ROOT = _private_dir(Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))))
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": env.str("DATASET_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
@@ -134,6 +159,9 @@ STORAGES = {
 # --- uploads --------------------------------------------------------------------------
 MAX_UPLOAD_MB = env.int("MAX_UPLOAD_MB", default=300)
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+# What an uploaded (or sandbox-saved) dataset may take once decoded in the web process:
+# small files can decode to huge tables, so every reader refuses past this with 413.
+MAX_DECODED_MB = env.int("MAX_DECODED_MB", default=400)
 # A whole request body: the file plus its multipart envelope and small form fields.
 MAX_REQUEST_BODY_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
 # Form fields and JSON bodies (not files) are held in memory: keep them modest.
@@ -144,6 +172,11 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
+
+# Slow clients (config.serve): all of a request's headers within this many seconds (408
+# after), and no silence longer than the idle timeout while a request is being sent.
+SERVER_HEADER_TIMEOUT = env.float("SERVER_HEADER_TIMEOUT", default=20.0)
+SERVER_IDLE_TIMEOUT = env.float("SERVER_IDLE_TIMEOUT", default=60.0)
 
 # --- identity and sessions ------------------------------------------------------------
 ALLOW_ANONYMOUS = env.bool("ALLOW_ANONYMOUS", default=True)
@@ -224,6 +257,28 @@ CORS_ALLOW_HEADERS = [
     "x-csrftoken",
 ]
 
+# --- rate limits ----------------------------------------------------------------------
+# Per caller (user, else session, else IP) and per budget, counted in the cache above.
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMITS = {
+    "upload": env.str("RATE_LIMIT_UPLOAD", default="30/min"),
+    "chat": env.str("RATE_LIMIT_CHAT", default="20/min"),
+    "code": env.str("RATE_LIMIT_CODE", default="60/min"),
+    "deep_analysis": env.str("RATE_LIMIT_DEEP_ANALYSIS", default="5/min"),
+    "describe": env.str("RATE_LIMIT_DESCRIBE", default="30/min"),
+}
+for _scope, _rate in RATE_LIMITS.items():
+    if _rate and not re.fullmatch(r"\d+/\d*(s|sec|second|m|min|minute|h|hour|d)", _rate.strip().lower()):
+        raise ImproperlyConfigured(f"RATE_LIMIT_{_scope.upper()}={_rate!r}: use e.g. 30/min, 5/s, 100/hour.")
+# Which paths draw from which budget (writes only; first match wins).
+RATE_LIMIT_ROUTES = {
+    "upload": r"^/(upload_dataframe|upload_excel|api/excel-sheets|preview-csv-upload)/?$",
+    "chat": r"^/chat(/[^/]+)?/?$",
+    "code": r"^/code/",
+    "deep_analysis": r"^/deep_analysis",
+    "describe": r"^/(generate-description-from-preview|chat_history_name)/?$",
+}
+
 # --- DRF and OpenAPI ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -231,14 +286,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["chats.permissions.CallerAllowed"],
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.ExpensiveRouteThrottle"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "config.parsers.BoundedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AnalystAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -24,3 +24,5 @@ SANDBOX_MEMORY_MB = 1024
 SANDBOX_FILE_MB = 20
 BACKGROUND_TASKS_EAGER = True
 HEALTH_CACHE_SECONDS = 0.0  # every test sees a fresh deep check; tests of the cache set it
+# Rate limits are off except in the tests that check them (they switch them on).
+RATE_LIMITS_ENABLED = False

@@ -4,6 +4,15 @@ Formats are recognised by content, not by the file name the client claims: Parqu
 its magic bytes, Excel by the ZIP (xlsx/ods) or OLE2 (legacy xls) signature, JSON by its
 first character, everything else is treated as delimited text. Every refusal raises
 :class:`DatasetFormatError` (a 400 with a message a person can act on).
+
+A small file can decode to a huge table (dictionary-encoded Parquet, shared strings in
+xlsx, compressed pages), so every reader keeps a running :class:`DecodedBudget`
+(``MAX_DECODED_MB``) and refuses with :class:`DecodedTooLargeError` (413) *before* the
+decoded table exists: Parquet is read batch by batch with string columns kept
+dictionary-encoded and their expansion computed from the value lengths; CSV and NDJSON
+are streamed block by block; JSON documents are streamed record by record; xlsx sheets
+are measured from their XML (cell count, grid, shared-string lengths) before calamine
+opens them.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -45,6 +55,38 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 class DatasetFormatError(ApplicationError):
     code = "invalid_dataset"
+
+
+class DecodedTooLargeError(DatasetFormatError):
+    status_code = 413
+    code = "decoded_too_large"
+
+
+def max_decoded_bytes() -> int:
+    from django.conf import settings
+
+    return int(settings.MAX_DECODED_MB) * 1024 * 1024
+
+
+class DecodedBudget:
+    """A running total of the bytes a table will take once decoded; refuses past the limit.
+
+    Callers add a part's size *before* they keep it, so the process never holds more than
+    the limit plus one part (one Parquet batch, one CSV block, one chunk of JSON records).
+    """
+
+    def __init__(self, what: str, limit: int | None = None) -> None:
+        self.what = what
+        self.limit = max_decoded_bytes() if limit is None else limit
+        self.used = 0
+
+    def add(self, size: int) -> None:
+        self.used += int(size)
+        if self.used > self.limit:
+            raise DecodedTooLargeError(
+                f"The {self.what} decodes to more than {self.limit // (1024 * 1024)} MB in memory "
+                "(MAX_DECODED_MB); split it or remove columns before uploading.",
+            )
 
 
 @dataclass(frozen=True)
@@ -220,12 +262,18 @@ def _read_csv_source(source, layout: _CsvLayout, include: list[str] | None) -> p
             delimiter=layout.delimiter, newlines_in_values=newlines_in_values, invalid_row_handler=on_invalid_row
         )
         try:
-            return pacsv.read_csv(
+            reader = pacsv.open_csv(
                 source,
                 read_options=read_options,
                 parse_options=parse_options,
                 convert_options=pacsv.ConvertOptions(include_columns=include, column_types=column_types),
             )
+            budget = DecodedBudget("CSV")
+            batches = []
+            for batch in reader:
+                budget.add(batch.nbytes)
+                batches.append(batch)
+            return pa.Table.from_batches(batches, schema=reader.schema)
         except pa.ArrowInvalid as error:
             message = str(error)
             if bad_rows and not newlines_in_values:
@@ -309,7 +357,17 @@ def _check_zip_is_safe(path: Path) -> None:
         )
 
 
-_CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})([0-9]{1,7})"')
+_CELL = re.compile(rb"<c\b([^>]*?)(?:/>|(?<!/)>(.*?)</c>)", re.DOTALL)
+_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+_CELL_TYPE = re.compile(rb'\bt="([a-zA-Z]+)"')
+_CELL_VALUE = re.compile(rb"<v>\s*([0-9]{1,10})\s*</v>")
+_SHARED_STRING = re.compile(rb"<si\b.*?</si>|<si\s*/>", re.DOTALL)
+_XML_TAG = re.compile(rb"<[^>]*>")
+# What one cell costs once read: calamine's grid slot (32 bytes, empty or not) and, for a
+# non-empty cell, a Python object and its list slot; text adds its own length.
+GRID_CELL_BYTES = 32
+CELL_OBJECT_BYTES = 64
+XML_CHUNK_BYTES = 1 << 20
 
 
 def _column_number(letters: bytes) -> int:
@@ -319,28 +377,78 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _check_xlsx_grids(path: Path) -> None:
-    """Refuse sheets whose used range (by their cells' references) is implausibly large."""
+def _xml_elements(stream, pattern: re.Pattern, openings: tuple[bytes, ...], max_pending: int):
+    """Matches of ``pattern`` in a zip member read 1 MB at a time. Elements do not nest, so
+    everything before the last opening tag in the buffer is whole; the rest waits."""
+    pending = b""
+    for chunk in iter(lambda: stream.read(XML_CHUNK_BYTES), b""):
+        pending += chunk
+        cut = max(pending.rfind(opening) for opening in openings)
+        if cut <= 0:
+            if len(pending) > max_pending:
+                raise DecodedTooLargeError(
+                    "One cell or string of the Excel file is too large to read (MAX_DECODED_MB)."
+                )
+            continue
+        yield from pattern.finditer(pending, 0, cut)
+        pending = pending[cut:]
+    yield from pattern.finditer(pending)
+
+
+def _shared_string_lengths(archive: zipfile.ZipFile, budget: DecodedBudget) -> list[int]:
+    lengths: list[int] = []
+    names = set(archive.namelist())
+    if "xl/sharedStrings.xml" not in names:
+        return lengths
+    with archive.open("xl/sharedStrings.xml") as stream:
+        for match in _xml_elements(stream, _SHARED_STRING, (b"<si>", b"<si ", b"<si/"), budget.limit):
+            # The text without its tags (an upper bound: entities count as several bytes).
+            length = len(match.group(0)) - sum(len(tag) for tag in _XML_TAG.findall(match.group(0)))
+            lengths.append(length)
+    return lengths
+
+
+def _check_xlsx_decoded(path: Path) -> None:
+    """Refuse a workbook whose sheets would decode past the budget or span too large a grid.
+
+    Measured from the XML before calamine opens the file: each sheet's used range (calamine
+    allocates its whole grid), its cells, and the text each one will hold, with a shared
+    string counted once per cell that references it (a 1 MB string in 900 cells is 900 MB
+    of Python strings, from a few KB of zip).
+    """
+    budget = DecodedBudget("Excel file")
     try:
         with zipfile.ZipFile(path) as archive:
+            shared = _shared_string_lengths(archive, budget)
             sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
             for name in sheets:
                 max_row = max_col = 0
-                tail = b""
                 with archive.open(name) as stream:
-                    for chunk in iter(lambda: stream.read(1 << 20), b""):
-                        data = tail + chunk
-                        for letters, digits in _CELL_REF.findall(data):
-                            max_col = max(max_col, _column_number(letters))
-                            max_row = max(max_row, int(digits))
-                        tail = data[-256:]
+                    for cell in _xml_elements(stream, _CELL, (b"<c ", b"<c>", b"<c/"), budget.limit):
+                        attributes, content = cell.group(1), cell.group(2) or b""
+                        reference = _CELL_REF.search(attributes)
+                        if reference:
+                            max_col = max(max_col, _column_number(reference.group(1)))
+                            max_row = max(max_row, int(reference.group(2)))
+                        if not content:
+                            continue
+                        kind = _CELL_TYPE.search(attributes)
+                        size = CELL_OBJECT_BYTES
+                        if kind and kind.group(1) == b"s":
+                            value = _CELL_VALUE.search(content)
+                            index = int(value.group(1)) if value else -1
+                            size += shared[index] if 0 <= index < len(shared) else 0
+                        elif kind and kind.group(1) in (b"inlineStr", b"str"):
+                            size += len(content)
+                        budget.add(size)
                 if max_row * max_col > MAX_SHEET_CELLS:
                     raise DatasetFormatError(
                         f"A sheet spans {max_row} rows x {max_col} columns; at most {MAX_SHEET_CELLS:,} cells "
                         "are supported. Delete stray cells far from the data.",
                         code="sheet_too_large",
                     )
-    except (zipfile.BadZipFile, OSError, RuntimeError):
+                budget.add(max_row * max_col * GRID_CELL_BYTES)
+    except (zipfile.BadZipFile, OSError, RuntimeError, KeyError):
         return  # calamine reports the damage
 
 
@@ -349,7 +457,7 @@ def _open_workbook(path: Path):
 
     _check_zip_is_safe(path)
     if zipfile.is_zipfile(path):
-        _check_xlsx_grids(path)
+        _check_xlsx_decoded(path)
     try:
         return CalamineWorkbook.from_path(str(path))
     except Exception as error:  # calamine raises its own error types for every damage
@@ -374,12 +482,13 @@ def _frame_from_rows(rows: list[list[object]]) -> pd.DataFrame | None:
     return frame.infer_objects()
 
 
-def read_excel(path: Path, *, sheets: list[str] | None = None) -> list[ParsedTable]:
+def read_excel(path: Path, *, sheets: list[str] | None = None, first_only: bool = False) -> list[ParsedTable]:
+    """The chosen sheets (all by default) that hold data; ``first_only`` stops at the first."""
     with _parser_failures_are_400s("Excel"):
-        return _read_excel(path, sheets=sheets)
+        return _read_excel(path, sheets=sheets, first_only=first_only)
 
 
-def _read_excel(path: Path, *, sheets: list[str] | None) -> list[ParsedTable]:
+def _read_excel(path: Path, *, sheets: list[str] | None, first_only: bool) -> list[ParsedTable]:
     workbook = _open_workbook(path)
     names = list(workbook.sheet_names)
     chosen = [name for name in names if not sheets or name in sheets]
@@ -396,6 +505,8 @@ def _read_excel(path: Path, *, sheets: list[str] | None) -> list[ParsedTable]:
         frame = _frame_from_rows(rows)
         if frame is not None:
             parsed.append(ParsedTable(name=name.strip() or "sheet", table=table_from_pandas(frame)))
+            if first_only:
+                break
     if not parsed:
         raise DatasetFormatError("The workbook has no sheet with a header row and data.", code="no_rows")
     return parsed
@@ -404,8 +515,17 @@ def _read_excel(path: Path, *, sheets: list[str] | None) -> list[ParsedTable]:
 # --- JSON and Parquet --------------------------------------------------------------------
 
 
+# Python objects from json.load take up to this many bytes per byte of JSON text ("{}" is
+# 2 bytes of text and a 64-byte dict): documents small enough are parsed whole, larger ones
+# are streamed record by record.
+JSON_OBJECT_FACTOR = 40
+JSON_CHUNK_RECORDS = 5000
+
+
 def read_json(path: Path) -> pa.Table:
     """Records (``[{...}]``), columns (``{"a": [...]}``), ``{"data": [...]}`` or NDJSON."""
+    if path.stat().st_size * JSON_OBJECT_FACTOR > max_decoded_bytes():
+        return _read_json_streamed(path)
     try:
         with open(path, "rb") as handle:
             document = json.load(handle)
@@ -448,15 +568,225 @@ def read_json(path: Path) -> pa.Table:
 
 
 def _read_ndjson(path: Path) -> pa.Table:
+    budget = DecodedBudget("JSON file")
     try:
-        return normalise_table(pajson.read_json(str(path)))
+        reader = pajson.open_json(str(path), read_options=pajson.ReadOptions(block_size=1 << 22))
+        batches = []
+        for batch in reader:
+            budget.add(batch.nbytes)
+            batches.append(batch)
+        return normalise_table(pa.Table.from_batches(batches, schema=reader.schema))
     except pa.ArrowInvalid as error:
         raise DatasetFormatError(f"Invalid JSON lines: {str(error).splitlines()[0]}", code="bad_json") from None
 
 
-def read_parquet(path: Path) -> pa.Table:
+class _JsonValues:
+    """Top-level JSON values read one at a time from a file, never the whole document."""
+
+    def __init__(self, handle, max_value_chars: int) -> None:
+        self.handle = handle
+        self.max_value_chars = max_value_chars
+        self.decoder = json.JSONDecoder()
+        self.text = ""
+        self.pos = 0
+        self.eof = False
+
+    def _fill(self) -> None:
+        chunk = self.handle.read(1 << 20)
+        self.eof = not chunk
+        self.text = self.text[self.pos :] + chunk
+        self.pos = 0
+
+    def peek(self) -> str:
+        """The next non-blank character ('' at the end), without consuming it."""
+        while True:
+            while self.pos < len(self.text) and self.text[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.text) or self.eof:
+                return self.text[self.pos : self.pos + 1]
+            self._fill()
+
+    def take(self, char: str) -> None:
+        if self.peek() != char:
+            found = self.peek() or "the end of the file"
+            raise DatasetFormatError(f"Invalid JSON: expected {char!r}, found {found!r}.", code="bad_json")
+        self.pos += 1
+
+    def value(self) -> object:
+        self.peek()
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.text, self.pos)
+            except json.JSONDecodeError as error:
+                if self.eof:
+                    raise DatasetFormatError(f"Invalid JSON: {error.msg}.", code="bad_json") from None
+                value, end = None, -1
+            if end != -1 and (end < len(self.text) or self.eof):
+                self.pos = end
+                return value
+            # Cut at the buffer's end (a number may go on): read more, within the bound.
+            if len(self.text) - self.pos > self.max_value_chars:
+                raise DecodedTooLargeError(
+                    "One JSON record is too large to read (MAX_DECODED_MB); split the file into smaller records.",
+                )
+            self._fill()
+
+
+def _read_json_streamed(path: Path) -> pa.Table:
+    """Large JSON: records (``[...]`` or ``{"key": [...]}``) in chunks, or NDJSON via Arrow."""
+    budget = DecodedBudget("JSON file")
+    with open(path, encoding="utf-8-sig") as handle:
+        values = _JsonValues(handle, max_value_chars=max(budget.limit // JSON_OBJECT_FACTOR, 1 << 20))
+        if values.peek() == "{":
+            values.take("{")
+            if values.peek() == "}":
+                raise DatasetFormatError("The JSON holds no rows.", code="no_rows")
+            values.value()  # the key
+            values.take(":")
+            if values.peek() != "[":
+                return _read_ndjson(path)
+            wrapped = True
+        else:
+            wrapped = False
+        values.take("[")
+        tables: list[pa.Table] = []
+        header: list[str] | None = None
+        chunk: list[object] = []
+
+        def flush() -> None:
+            nonlocal header
+            if not chunk:
+                return
+            if all(isinstance(item, dict) for item in chunk):
+                frame = pd.json_normalize(chunk)
+            elif all(isinstance(item, list) for item in chunk):
+                if header is None:
+                    first = chunk.pop(0)
+                    if not first or not all(isinstance(c, str) for c in first):
+                        raise DatasetFormatError(
+                            "JSON rows must be objects (records) or arrays with a header array first.", code="bad_json"
+                        )
+                    header = unique_column_names(first)
+                if any(len(row) != len(header) for row in chunk):
+                    raise DatasetFormatError("JSON rows have different lengths.", code="bad_json")
+                frame = pd.DataFrame(chunk, columns=header)
+            else:
+                raise DatasetFormatError(
+                    "JSON rows must be objects (records) or arrays with a header array first.", code="bad_json"
+                )
+            chunk.clear()
+            if not frame.empty:
+                table = table_from_pandas(frame)
+                budget.add(table.nbytes)
+                tables.append(table)
+
+        if values.peek() != "]":
+            while True:
+                item = values.value()
+                if wrapped and not isinstance(item, (dict, list)):
+                    # {"column": [values...], ...}: columns cannot be streamed row by row.
+                    raise DecodedTooLargeError(
+                        "This JSON is too large to read as one document; send records (a list of objects) "
+                        "or JSON lines."
+                    )
+                chunk.append(item)
+                if len(chunk) >= JSON_CHUNK_RECORDS:
+                    flush()
+                if values.peek() == ",":
+                    values.take(",")
+                    continue
+                values.take("]")
+                break
+        else:
+            values.take("]")
+        flush()
+        if wrapped and values.peek() != "}":
+            raise DecodedTooLargeError(
+                "This JSON is too large to read as one document; send records (a list of objects) or JSON lines.",
+            )
+    if not tables:
+        raise DatasetFormatError("The JSON holds no rows.", code="no_rows")
+    return _concat_unified(tables)
+
+
+def _concat_unified(tables: list[pa.Table]) -> pa.Table:
+    """One table from chunks whose columns may have been typed differently: numbers that
+    disagree become float64, anything else that disagrees becomes text."""
+    kinds: dict[str, set[pa.DataType]] = {}
+    for table in tables:
+        for field in table.schema:
+            if not pa.types.is_null(field.type):
+                kinds.setdefault(field.name, set()).add(field.type)
+    target: dict[str, pa.DataType] = {}
+    for name, found in kinds.items():
+        if len(found) > 1:
+            numeric = all(pa.types.is_integer(k) or pa.types.is_floating(k) for k in found)
+            target[name] = pa.float64() if numeric else pa.string()
+    tables = [_cast_columns(table, target) for table in tables]
+    return normalise_table(pa.concat_tables(tables, promote_options="permissive"))
+
+
+def _cast_columns(table: pa.Table, target: dict[str, pa.DataType]) -> pa.Table:
+    for name, kind in target.items():
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, table.column(name).cast(kind))
+    return table
+
+
+PARQUET_BATCH_ROWS = 4096
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind) or (
+        pa.types.is_large_binary(kind)
+    )
+
+
+def decoded_nbytes(array: pa.Array) -> int:
+    """Bytes ``array`` takes once dictionary columns are decoded and nested ones are text.
+
+    A dictionary column's decoded size is the sum, over its rows, of the length of the value
+    each index points at: one 1 MB value referenced by 500 rows is 500 MB, although the
+    dictionary itself holds 1 MB.
+    """
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        values = array.dictionary
+        if _is_text(values.type):
+            lengths = pc.binary_length(values)
+            total = pc.sum(pc.take(lengths, array.indices)).as_py() or 0
+            return int(total) + 8 * len(array)
+        per_value = values.nbytes / max(len(values), 1)
+        return int(per_value * len(array)) + len(array)
+    if pa.types.is_nested(kind):
+        # Nested values become JSON text through Python objects: count them generously.
+        return 4 * array.nbytes
+    return array.nbytes
+
+
+def read_parquet(source: Path | str | pa.NativeFile) -> pa.Table:
+    """A Parquet file (a path or an in-memory buffer) as a flat table, within the budget."""
+    budget = DecodedBudget("Parquet file")
     try:
-        table = pq.ParquetFile(str(path)).read()
+        probe = pq.ParquetFile(source if not isinstance(source, Path) else str(source))
+        meta = probe.metadata
+        # What the writer declares uncompressed is a floor of the decoded size: refuse
+        # from the footer alone when it already exceeds the budget.
+        budget.add(sum(meta.row_group(index).total_byte_size for index in range(meta.num_row_groups)))
+        budget.used = 0
+        text_columns = [field.name for field in probe.schema_arrow if _is_text(field.type)]
+        if isinstance(source, pa.NativeFile):
+            source.seek(0)
+        parquet = pq.ParquetFile(
+            source if not isinstance(source, Path) else str(source), read_dictionary=text_columns or None
+        )
+        batches = []
+        for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, use_threads=False):
+            budget.add(sum(decoded_nbytes(column) for column in batch.columns))
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow if not batches else batches[0].schema)
+    except DatasetFormatError:
+        raise
     except (pa.ArrowException, OSError) as error:
         raise DatasetFormatError(f"Could not read the Parquet file: {error}", code="bad_parquet") from None
     keep = [index for index, name in enumerate(table.column_names) if not name.startswith("__index_level_")]
@@ -521,7 +851,7 @@ def parse_upload(path: Path, *, display_name: str, columns: list[str] | None = N
         if kind == "parquet":
             tables = [ParsedTable(display_name, read_parquet(path))]
         elif kind == "excel":
-            tables = read_excel(path)[:1]
+            tables = read_excel(path, first_only=True)
         elif kind == "json":
             tables = [ParsedTable(display_name, read_json(path))]
         else:

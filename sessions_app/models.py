@@ -30,7 +30,18 @@ class AnalysisSession(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_accessed_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
-    current_chat_id = models.BigIntegerField(null=True, blank=True)
+    # The chat /set-message-info bound (answers, usage and code runs go to it). A key, not
+    # a plain id: deleting the chat unbinds it, where a dangling id made every later usage
+    # row of the session violate analytics' foreign key (a 500 on /code/edit and /code/fix).
+    current_chat = models.ForeignKey(
+        "chats.Chat",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     current_message_id = models.BigIntegerField(null=True, blank=True)
 
     model_provider = models.CharField(max_length=50)

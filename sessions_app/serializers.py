@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from config.parsers import json_depth_check
 from sessions_app.models import Dataset
 from sessions_app.selectors import dataset_described
 
@@ -36,11 +37,20 @@ class UploadDataframeIn(serializers.Serializer):
     convert_types = serializers.BooleanField(required=False, default=True)
 
 
+class BoundedJSONField(serializers.JSONField):
+    """A JSON form field (multipart sends JSON as text) with the body parser's depth bound."""
+
+    def to_internal_value(self, data):
+        if getattr(data, "is_json_string", False):
+            json_depth_check(str(data))
+        return super().to_internal_value(data)
+
+
 class UploadExcelIn(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)
     name = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    selected_sheets = serializers.JSONField(required=False, default=None)
+    selected_sheets = BoundedJSONField(required=False, default=None)
     mode = serializers.ChoiceField(choices=["replace", "append"], default="replace")
     fill_nulls = serializers.BooleanField(required=False, default=True)
     convert_types = serializers.BooleanField(required=False, default=True)
@@ -276,8 +286,8 @@ class ColumnProfileOut(serializers.Serializer):
     dtype = serializers.CharField()
     nulls = serializers.IntegerField()
     distinct = serializers.IntegerField()
-    min = serializers.JSONField(required=False)
-    max = serializers.JSONField(required=False)
+    min = BoundedJSONField(required=False)
+    max = BoundedJSONField(required=False)
     mean = serializers.FloatField(required=False, allow_null=True)
     std = serializers.FloatField(required=False, allow_null=True)
     top_values = serializers.ListField(child=serializers.DictField(), required=False)

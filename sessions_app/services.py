@@ -37,7 +37,14 @@ from sessions_app.catalogue import (
 )
 from sessions_app.crypto import secret_encrypt
 from sessions_app.dataset_names import clean_dataset_name, unique_dataset_name
-from sessions_app.ingest import ParsedTable, normalise_table, unique_column_names
+from sessions_app.ingest import (
+    DatasetFormatError,
+    DecodedTooLargeError,
+    ParsedTable,
+    normalise_table,
+    read_parquet,
+    unique_column_names,
+)
 from sessions_app.models import AnalysisSession, Dataset, DatasetFile
 from sessions_app.selectors import (
     json_safe,
@@ -463,9 +470,16 @@ def datasets_save_from_sandbox(*, session: AnalysisSession, saved: list[SavedDat
         name = clean_dataset_name(item.name)
         if name in names:  # the sandbox refuses a name twice in one run; never store it twice
             continue
+        # The child wrote this Parquet: it is untrusted input, decoded within MAX_DECODED_MB
+        # (a 413 before anything is stored) like an upload.
         try:
-            table = pq.read_table(pa.BufferReader(item.data))
-        except (pa.ArrowException, OSError):
+            table = read_parquet(pa.BufferReader(item.data))
+        except DecodedTooLargeError as error:
+            raise DecodedTooLargeError(
+                f"The dataset {name!r} saved by the code is too large to keep: "
+                f"{error.message}"
+            ) from None
+        except DatasetFormatError:
             continue
         names.add(name)
         new.append(
@@ -474,7 +488,7 @@ def datasets_save_from_sandbox(*, session: AnalysisSession, saved: list[SavedDat
                 display_name=f"{name} (derived)",
                 description=item.description or describe_table(name=name, table=table),
                 source=Dataset.Source.DERIVED,
-                table=normalise_table(table),
+                table=table,
             )
         )
     return datasets_install(session=session, new=new, replace=False)

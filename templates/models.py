@@ -51,7 +51,7 @@ class AgentTemplate(models.Model):
         BOTH = "both"
 
     name = models.CharField(
-        max_length=100, unique=True, validators=[validate_template_name], help_text="The reference's template_name."
+        max_length=100, validators=[validate_template_name], help_text="The reference's template_name."
     )
     display_name = models.CharField(max_length=200)
     description = models.TextField()
@@ -82,7 +82,12 @@ class AgentTemplate(models.Model):
         ordering = ["id"]
         constraints = [
             # `Data_Viz_Agent` beside `data_viz_agent` would be two agents a person cannot tell apart.
-            models.UniqueConstraint(Lower("name"), name="unique_agent_template_name_ci"),
+            # Names are unique among the templates one caller can see (the built-ins and their
+            # own): another user's private template never blocks, or reveals, a name.
+            models.UniqueConstraint(
+                Lower("name"), condition=models.Q(owner__isnull=True), name="unique_builtin_template_name_ci"
+            ),
+            models.UniqueConstraint(Lower("name"), "owner", name="unique_owner_template_name_ci"),
         ]
 
     def __str__(self) -> str:

@@ -8,6 +8,8 @@ category; ``usage_count`` of a template is the sum over every user's preference.
 from __future__ import annotations
 
 import keyword
+import re
+from urllib.parse import urlsplit
 
 from rest_framework import serializers
 
@@ -172,12 +174,34 @@ def validate_prompt(value: str) -> str:
     return value
 
 
+_ICON_PATH = re.compile(r"/icons/[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*")
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*")
+ICON_URL_RULE = "Must be a path under /icons/ (e.g. /icons/templates/chart.svg) or an https:// URL."
+
+
 def validate_icon_url(value: str) -> str:
-    """A path on the frontend (``/icons/...``) or an http(s) URL: it ends up in an ``<img src>``."""
-    if value and not (
-        (value.startswith("/") and not value.startswith("//")) or value.startswith(("https://", "http://"))
+    """The icon ends up in an ``<img src>`` on the frontend: accept only a same-origin path
+    under ``/icons/`` or a plain ``https://host/...`` URL. Anything a browser could read as
+    another origin or scheme is refused: ``//host``, ``/\\host`` (browsers treat ``\\`` as
+    ``/``), ``javascript:``, ``data:``, ``http:`` (mixed content), credentials in the URL,
+    spaces and control characters."""
+    if not value:
+        return value
+    if any(ch in value for ch in "\\\"'<> ") or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise serializers.ValidationError(ICON_URL_RULE)
+    if value.startswith("/"):
+        if not _ICON_PATH.fullmatch(value) or ".." in value:
+            raise serializers.ValidationError(ICON_URL_RULE)
+        return value
+    parsed = urlsplit(value)
+    if (
+        parsed.scheme != "https"
+        or not value.startswith("https://")
+        or "@" in parsed.netloc
+        or not parsed.hostname
+        or not _HOST.fullmatch(parsed.hostname)
     ):
-        raise serializers.ValidationError("Must be a path starting with '/' or an http(s) URL.")
+        raise serializers.ValidationError(ICON_URL_RULE)
     return value
 
 

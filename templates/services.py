@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from config.errors import ApplicationError, NotFoundError
@@ -200,13 +200,18 @@ def custom_template_get_for_owner(*, user, template_id: int) -> AgentTemplate:
     return template
 
 
-def _assert_name_free(name: str, *, template_id: int | None = None) -> None:
-    clash = AgentTemplate.objects.filter(name__iexact=name).exclude(pk=template_id).first()
+def _assert_name_free(name: str, *, user, template_id: int | None = None) -> None:
+    """Refuse a name the caller could confuse: a built-in's or one of their own templates'.
+
+    Only those are searched, so the refusal never tells anyone that another user's private
+    template has this name.
+    """
+    visible = AgentTemplate.objects.filter(Q(owner__isnull=True) | Q(owner=user))
+    clash = visible.filter(name__iexact=name).exclude(pk=template_id).first()
     if clash is not None:
-        owner = "a built-in template" if clash.owner_id is None else "another template"
+        owner = "a built-in template" if clash.owner_id is None else "another of your templates"
         raise ApplicationError(
-            f"The name '{name}' is already used by {owner} ('{clash.name}'); template names are unique, "
-            "choose another name.",
+            f"The name '{name}' is already used by {owner} ('{clash.name}'); choose another name.",
             code="template_name_taken",
         )
     if name.lower() in RESERVED_NAMES:
@@ -232,7 +237,7 @@ def _save(template: AgentTemplate) -> None:
         with transaction.atomic():
             template.save()
     except IntegrityError:  # a concurrent request took the name
-        _assert_name_free(template.name, template_id=template.pk)
+        _assert_name_free(template.name, user=template.owner, template_id=template.pk)
         raise
 
 
@@ -256,7 +261,7 @@ def custom_template_create(
     to enabling it.
     """
     _lock_user(user)
-    _assert_name_free(name)
+    _assert_name_free(name, user=user)
     enabled_before = enabled_planner_template_ids(user=user)
     template = AgentTemplate(
         owner=user,
@@ -293,7 +298,7 @@ def custom_template_update(*, user, template_id: int, changes: dict) -> CustomTe
     preference = UserTemplatePreference.objects.filter(user=user, template=template).first()
     is_enabled = preference.is_enabled if preference else template_enabled_by_default(template=template, user=user)
     if "name" in changes:
-        _assert_name_free(changes["name"], template_id=template.pk)
+        _assert_name_free(changes["name"], user=user, template_id=template.pk)
     if "category" in changes:
         changes = {**changes, "category": canonical_category(changes["category"])}
     for field, value in changes.items():

@@ -409,7 +409,7 @@ def _plan_instructions(text: str) -> dict:
     cleaned = strip_fences(text or "")
     try:
         value = json.loads(cleaned)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             value = ast.literal_eval(cleaned)
         except (ValueError, SyntaxError, MemoryError, RecursionError):

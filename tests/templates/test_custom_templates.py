@@ -19,6 +19,9 @@ VALID = {
 }
 
 
+ICON_RULE = "Must be a path under /icons/ (e.g. /icons/templates/chart.svg) or an https:// URL."
+
+
 def create(api, **changes):
     return api.post("/templates/custom", {**VALID, **changes}, format="json")
 
@@ -92,8 +95,18 @@ def test_anonymous_callers_cannot_create(client):
         ({"template_category": "c" * 51}, "template_category", "Ensure this field has no more than 50 characters."),
         ({"variant_type": "sometimes"}, "variant_type", '"sometimes" is not a valid choice.'),
         ({"base_agent": "polars_agent"}, "base_agent", '"polars_agent" is not a valid choice.'),
-        ({"icon_url": "javascript:alert(1)"}, "icon_url", "Must be a path starting with '/' or an http(s) URL."),
-        ({"icon_url": "//evil.example/x.svg"}, "icon_url", "Must be a path starting with '/' or an http(s) URL."),
+        ({"icon_url": "javascript:alert(1)"}, "icon_url", ICON_RULE),
+        ({"icon_url": "//evil.example/x.svg"}, "icon_url", ICON_RULE),
+        ({"icon_url": "/\\evil.example/x.png"}, "icon_url", ICON_RULE),
+        ({"icon_url": "/\\/evil.example/x.png"}, "icon_url", ICON_RULE),
+        ({"icon_url": "data:image/svg+xml;base64,PHN2Zy8+"}, "icon_url", ICON_RULE),
+        ({"icon_url": "http://example.com/x.png"}, "icon_url", ICON_RULE),
+        ({"icon_url": "https://user:pw@example.com/x.png"}, "icon_url", ICON_RULE),
+        ({"icon_url": "https:/\\evil.example/x.png"}, "icon_url", ICON_RULE),
+        ({"icon_url": "/icons/../admin/x.png"}, "icon_url", ICON_RULE),
+        ({"icon_url": "/media/x.png"}, "icon_url", ICON_RULE),
+        ({"icon_url": 'https://example.com/x.png" onerror="alert(1)'}, "icon_url", ICON_RULE),
+        ({"icon_url": "https://example.com/\nx.png"}, "icon_url", ICON_RULE),
     ],
 )
 def test_create_validates_each_field(signed_in, changes, field, message):
@@ -130,28 +143,48 @@ def test_prompt_length_bounds_are_inclusive(signed_in, length):
         (
             "data_viz_agent",
             "The name 'data_viz_agent' is already used by a built-in template ('data_viz_agent'); "
-            "template names are unique, choose another name.",
+            "choose another name.",
         ),
         (
             "Polars_Agent",
-            "The name 'Polars_Agent' is already used by a built-in template ('polars_agent'); "
-            "template names are unique, choose another name.",
+            "The name 'Polars_Agent' is already used by a built-in template ('polars_agent'); choose another name.",
         ),
         ("basic_qa_agent", "The name 'basic_qa_agent' is reserved for a built-in agent; choose another name."),
         (
-            "bobs_agent",
-            "The name 'bobs_agent' is already used by another template ('bobs_agent'); "
-            "template names are unique, choose another name.",
+            "Adas_Agent",
+            "The name 'Adas_Agent' is already used by another of your templates ('adas_agent'); choose another name.",
         ),
     ],
 )
-def test_names_are_globally_unique(signed_in, name, detail):
-    _, bob_api = signed_in("bob")
-    assert create(bob_api, template_name="bobs_agent").status_code == 201
+def test_names_clash_with_built_ins_and_the_callers_own(signed_in, name, detail):
     _, api = signed_in("ada")
+    assert create(api, template_name="adas_agent").status_code == 201
     response = create(api, template_name=name)
     assert response.status_code == 400
     assert response.json() == {"detail": detail, "code": "template_name_taken"}
+
+
+def test_another_users_private_template_name_is_neither_revealed_nor_blocking(signed_in):
+    bob, bob_api = signed_in("bob")
+    assert create(bob_api, template_name="secret_merger_agent").status_code == 201
+    ada, api = signed_in("ada")
+    for name in ("secret_merger_agent", "Secret_Merger_Agent"):
+        response = api.post("/templates/custom", {**VALID, "template_name": name}, format="json")
+        if name == "secret_merger_agent":
+            assert response.status_code == 201
+        else:  # now a clash with ada's own template, reported as hers
+            assert response.json()["detail"] == (
+                "The name 'Secret_Merger_Agent' is already used by another of your templates "
+                "('secret_merger_agent'); choose another name."
+            )
+    assert sorted(AgentTemplate.objects.filter(name="secret_merger_agent").values_list("owner", flat=True)) == sorted(
+        [bob.pk, ada.pk]
+    )
+    # Renaming into the other user's name is no clash either.
+    own = create(api, template_name="second_agent").json()["template_id"]
+    renamed = api.put(f"/templates/custom/{own}", {"template_name": "bobs_only_agent"}, format="json")
+    assert create(bob_api, template_name="bobs_only_agent").status_code == 201
+    assert renamed.status_code == 200
 
 
 def test_core_names_stay_reserved_after_their_template_is_deleted(signed_in):
