@@ -128,11 +128,20 @@ class GenerateSessionApi(APIView):
 class InitializeSessionApi(APIView):
     @extend_schema(request=s.InitializeSessionIn, responses=s.InitializeSessionOut, tags=["sessions"])
     def post(self, request: Request) -> Response:
+        """Initialize the body's session (created first when it is a new client-chosen id).
+
+        ``user_id`` 0, null or absent means an anonymous session. The web frontend may send
+        a different, earlier id in ``X-Session-ID`` (two concurrent first calls): that one
+        is the id it goes on using, so it is made to exist too.
+        """
         data = validated(s.InitializeSessionIn, request.data)
-        user_id_assert_is_caller(user=request.user, user_id=data.get("user_id"))
+        user_id_assert_is_caller(user=request.user, user_id=data.get("user_id") or None)
         session = session_initialize(
             session_id=data["session_id"], user=request.user, email=data["user_email"], name=data["user_name"]
         )
+        header_id = (request.META.get("HTTP_X_SESSION_ID") or "").strip()
+        if header_id and header_id != session.pk:
+            session_for_request(session_id=session_id_from(request), user=request.user)
         return Response(
             {
                 "status": "success",
