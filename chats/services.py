@@ -114,18 +114,31 @@ TITLE_MAX_LENGTH = 255
 AGENT_NAME_MAX_LENGTH = 100
 
 
-def chat_create(*, user: User | AnonymousUser | None, session_id: str | None, title: str = DEFAULT_CHAT_TITLE) -> Chat:
+def chat_create(
+    *,
+    user: User | AnonymousUser | None,
+    session_id: str | None,
+    title: str = DEFAULT_CHAT_TITLE,
+    client_chat_id: int | None = None,
+    fingerprint: str = "",
+) -> Chat:
     """A chat owned by ``user`` when authenticated, else by the analysis session.
 
     ``session_id`` is recorded either way (it tells which session a user's chat came
     from); it must be a session the caller may use, which the HTTP layer checks.
+    ``client_chat_id`` is the web frontend's temporary id this chat stands for, and
+    ``fingerprint`` the creating client's (``chats.selectors.client_fingerprint``).
     """
     owner = user if user is not None and user.is_authenticated else None
     if owner is None and not session_id:
         # Without a user or a session nobody could ever reach the chat again.
         raise ApplicationError("Session ID required", code="session_required")
     return Chat.objects.create(
-        user=owner, session_id=session_id or "", title=title[:TITLE_MAX_LENGTH] or DEFAULT_CHAT_TITLE
+        user=owner,
+        session_id=session_id or "",
+        title=title[:TITLE_MAX_LENGTH] or DEFAULT_CHAT_TITLE,
+        client_chat_id=client_chat_id,
+        client_fingerprint=fingerprint[:64],
     )
 
 

@@ -206,9 +206,8 @@ os.environ.setdefault("DSPY_CACHEDIR", str(DATA_DIR / "dspy-cache"))
 # (comma-separated, exact origins such as https://analyst.example.com). No credentials
 # (cookies) are ever allowed cross-origin: callers identify with a session id or API key.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_ALLOWED_ORIGIN_REGEXES = (
-    [r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"] if env.bool("CORS_ALLOW_LOCALHOST", default=True) else []
-)
+LOCALHOST_ORIGIN = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
+CORS_ALLOWED_ORIGIN_REGEXES = [LOCALHOST_ORIGIN] if env.bool("CORS_ALLOW_LOCALHOST", default=True) else []
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]
 CORS_ALLOW_HEADERS = [

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chats.selectors import chat_get_for_caller
+from chats.selectors import chat_get_for_caller, client_fingerprint
 from chats.services import user_id_assert_is_caller
 from config.errors import ApplicationError, NotFoundError
 from sessions_app import default_dataset
@@ -84,6 +84,17 @@ def session_id_from(request: Request) -> str:
     if not SESSION_ID_SHAPE.fullmatch(value):
         raise NotFoundError(SESSION_NOT_FOUND, code="session_not_found")
     return value
+
+
+def request_fingerprint(request: Request) -> str:
+    """The caller's client fingerprint (see ``chats.selectors.client_fingerprint``)."""
+    return client_fingerprint(
+        remote_addr=request.META.get("REMOTE_ADDR", ""), user_agent=request.META.get("HTTP_USER_AGENT", "")
+    )
+
+
+def request_sends_session(request: Request) -> bool:
+    return bool((request.META.get("HTTP_X_SESSION_ID") or request.query_params.get("session_id") or "").strip())
 
 
 class SessionAPIView(APIView):
@@ -260,7 +271,7 @@ class DescriptionFromPreviewApi(SessionAPIView):
         """``dataset_description_agent`` on the preview, with the session's model when a
         session is sent, else the server's default model."""
         data = validated(s.DescriptionFromPreviewIn, request.data)
-        session = self.analysis_session() if _sends_session(request) else None
+        session = self.analysis_session() if request_sends_session(request) else None
         name = clean_dataset_name(data["name"] or "dataset")
         context = dataset_context_compute(
             name=name, description="", table=preview_table(headers=data["headers"], rows=data["rows"])
@@ -269,10 +280,6 @@ class DescriptionFromPreviewApi(SessionAPIView):
             session=session, user=request.user, contexts=[context], existing=data["description"]
         )
         return Response({"description": f" exact_python_name: `{name}` Dataset: {text}"})
-
-
-def _sends_session(request: Request) -> bool:
-    return bool(request.META.get("HTTP_X_SESSION_ID") or request.query_params.get("session_id"))
 
 
 class UploadDataframeApi(SessionAPIView):

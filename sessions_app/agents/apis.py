@@ -25,7 +25,7 @@ from sessions_app.agents.services import (
     code_fix,
 )
 from sessions_app.agents.streaming import ndjson_events, run_with_timeout
-from sessions_app.apis import SESSION_PARAMETERS, SessionAPIView, validated
+from sessions_app.apis import SESSION_PARAMETERS, SessionAPIView, request_fingerprint, validated
 from templates.models import CORE_AGENTS
 from templates.selectors import agent_templates_for_individual
 
@@ -47,7 +47,9 @@ class _ChatBase(SessionAPIView):
             raise ApplicationError(
                 "No dataset is currently loaded. Upload one or reset the session.", code="no_dataset"
             )
-        chat = chat_resolve(session=session, user=request.user, chat_id=params.get("chat_id"))
+        chat = chat_resolve(
+            session=session, user=request.user, chat_id=params.get("chat_id"), fingerprint=request_fingerprint(request)
+        )
         return session, chat, query
 
 

@@ -76,7 +76,7 @@ def test_anonymous_caller_without_a_session_is_400(client, db):
 def test_unknown_or_someone_elses_session_is_404(client, ada):
     _, ada_client = ada
     owned = ada_client.post("/generate-session").json()["session_id"]
-    for session_id in ("made-up-by-the-client", owned):
+    for session_id in ("made-up-id", owned):
         response = client.post("/chats/", {}, format="json", HTTP_X_SESSION_ID=session_id)
         assert response.status_code == 404
         assert response.json()["code"] == "session_not_found"
