@@ -46,6 +46,7 @@ from sessions_app.selectors import (
     session_get_for_user,
     session_idle_cutoff,
 )
+from templates.models import UserTemplatePreference
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +172,7 @@ def _session_create_on_first_use(*, session_id: str, user) -> None:
         if live or not mine:
             return
         AnalysisSession.objects.filter(pk=session_id, last_accessed_at__lt=session_idle_cutoff()).delete()
+        UserTemplatePreference.objects.filter(user__isnull=True, session_id=session_id).delete()
     try:
         with transaction.atomic():
             session_create(user=user, session_id=session_id)
@@ -249,6 +251,10 @@ def sessions_cleanup(*, orphan_grace: timedelta = timedelta(hours=1)) -> tuple[i
     """
     _, deleted = AnalysisSession.objects.filter(last_accessed_at__lt=session_idle_cutoff()).delete()
     expired = deleted.get(AnalysisSession._meta.label, 0)
+    # Anonymous sessions' template choices name their session by id, not by foreign key.
+    UserTemplatePreference.objects.filter(user__isnull=True).exclude(
+        session_id__in=AnalysisSession.objects.values("pk")
+    ).delete()
     default_sha = default_dataset_file_get().pk
     candidates = (
         DatasetFile.objects.annotate(uses=Count("datasets"))

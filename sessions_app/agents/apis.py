@@ -86,7 +86,7 @@ class ChatAgentApi(_ChatBase):
         names = list(dict.fromkeys(name.strip() for name in agent_name.split(",") if name.strip()))
         if not names:
             raise ApplicationError("Name at least one agent.", code="agent_not_found")
-        specs = agents_resolve(user=request.user, names=names)
+        specs = agents_resolve(user=request.user, names=names, session_id=self.analysis_session().pk)
         session, chat, query = self.chat_inputs(request)
         user = request.user
         content = run_with_timeout(
@@ -110,8 +110,8 @@ class ChatAgentApi(_ChatBase):
 class AgentsApi(SessionAPIView):
     @extend_schema(parameters=SESSION_PARAMETERS, responses=s.AgentsOut, tags=["chat"])
     def get(self, request: Request) -> Response:
-        self.analysis_session()
-        templates = agent_templates_for_individual(user=request.user)
+        session = self.analysis_session()
+        templates = agent_templates_for_individual(user=request.user, session_id=session.pk)
         built_in = [t.name for t in templates if t.owner_id is None and t.name not in CORE_AGENTS]
         custom = [t.name for t in templates if t.owner_id is not None]
         return Response(

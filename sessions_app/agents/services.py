@@ -136,17 +136,18 @@ BASIC_QA_SPEC = AgentSpec(
 )
 
 
-def planner_agents(*, user) -> list[AgentSpec]:
-    return [agent_spec(template) for template in agent_templates_for_planner(user=user)]
+def planner_agents(*, user, session_id: str | None = None) -> list[AgentSpec]:
+    """The planner's agents for this caller (an anonymous caller's choice lives in its session)."""
+    return [agent_spec(template) for template in agent_templates_for_planner(user=user, session_id=session_id)]
 
 
-def individual_agents(*, user) -> list[AgentSpec]:
-    return [agent_spec(template) for template in agent_templates_for_individual(user=user)]
+def individual_agents(*, user, session_id: str | None = None) -> list[AgentSpec]:
+    return [agent_spec(template) for template in agent_templates_for_individual(user=user, session_id=session_id)]
 
 
-def agents_resolve(*, user, names: list[str]) -> list[AgentSpec]:
+def agents_resolve(*, user, names: list[str], session_id: str | None = None) -> list[AgentSpec]:
     """The agents named in ``/chat/{agent}``, each one the caller may use."""
-    available = {spec.name: spec for spec in individual_agents(user=user)}
+    available = {spec.name: spec for spec in individual_agents(user=user, session_id=session_id)}
     specs = []
     for name in names:
         if name == BASIC_QA_AGENT:
@@ -370,7 +371,7 @@ class AnswerRun:
         )
         self.answers.append(answer)
         if not spec.is_core:
-            template_usage_record(user=self.user, name=spec.name)
+            template_usage_record(user=self.user, name=spec.name, session_id=self.session.pk)
         return answer
 
     def finish(self, *, chat: Chat | None, content: str) -> Message | None:
@@ -531,7 +532,7 @@ def chat_stream(
         run = AnswerRun(
             session=session, user=user, trace=trace, query=query, goal=goal_with_history(query=query, previous=previous)
         )
-        agents = planner_agents(user=user)
+        agents = planner_agents(user=user, session_id=session.pk)
         plan = plan_question(run, agents)
         planner_content = plan_markdown(complexity=plan.complexity, steps=plan.steps, unrelated_note=plan.unrelated)
         if not plan.steps:
