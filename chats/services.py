@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass, fields
 from functools import partial
@@ -192,6 +193,27 @@ def chats_cleanup_empty(*, user: User | AnonymousUser | None, session_id: str | 
 # --- messages ------------------------------------------------------------------------------
 
 
+MENTION = re.compile(r"@\w+")
+
+
+def _same_text(sender: str, stored: str, new: str) -> bool:
+    """Whether two messages say the same thing.
+
+    A question is compared without its ``@agent`` mentions and with spaces collapsed:
+    the web frontend stores ``@data_viz_agent plot x`` while ``/chat/data_viz_agent``
+    receives (and stores) ``plot x``; both are one question.
+    """
+    if stored.strip() == new.strip():
+        return True
+    if sender != Message.Sender.USER:
+        return False
+
+    def bare(text: str) -> str:
+        return " ".join(MENTION.sub(" ", text).split())
+
+    return bare(stored) == bare(new) != ""
+
+
 def _duplicate_of(latest: Message | None, *, sender: str, content: str, origin: str) -> Message | None:
     """The stored message that this new one would only repeat, if any.
 
@@ -202,7 +224,7 @@ def _duplicate_of(latest: Message | None, *, sender: str, content: str, origin: 
         return None
     # The same message twice in a row: a retried post, or the server's copy of a
     # question the client posted first (and the client's copy of one the server stored).
-    if latest.sender == sender and latest.content.strip() == content.strip():
+    if latest.sender == sender and _same_text(sender, latest.content, content):
         return latest
     # The client's copy of an answer the server already stored for the latest question;
     # it differs from the server's only in formatting.
@@ -225,7 +247,9 @@ def _late_question_copy(chat: Chat, *, sender: str, content: str, origin: str) -
     if origin != Message.Origin.CLIENT or sender != Message.Sender.USER:
         return None
     question = chat.messages.filter(sender=Message.Sender.USER).order_by("-timestamp", "-id").first()
-    if question is None or question.origin != Message.Origin.SERVER or question.content.strip() != content.strip():
+    if question is None or question.origin != Message.Origin.SERVER:
+        return None
+    if not _same_text(Message.Sender.USER, question.content, content):
         return None
     newer = chat.messages.filter(timestamp__gte=question.timestamp).exclude(pk=question.pk)
     return None if newer.filter(origin=Message.Origin.CLIENT).exists() else question

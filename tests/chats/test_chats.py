@@ -416,6 +416,30 @@ def test_server_copy_of_a_client_question_returns_the_client_message(ada):
     assert chat.messages.count() == 2
 
 
+def test_an_agent_question_is_stored_once_whoever_writes_first(ada):
+    """The frontend stores ``@data_viz_agent ...`` and /chat/data_viz_agent the question without the mention."""
+    _, client = ada
+    server = Message.Origin.SERVER
+    chat_id = client.post("/chats/", {}, format="json").json()["chat_id"]
+    posted = post_message(client, chat_id, "user", "@data_viz_agent  plot  price by area").json()
+    chat = Chat.objects.get(pk=chat_id)
+    stored = chat_message_append(chat=chat, sender="user", content="plot  price by area", origin=server)
+    assert stored.pk == posted["message_id"]
+    # The other order: the server's copy first, then the client's (mention kept).
+    answer = chat_message_append(chat=chat, sender="ai", content="chart", origin=server)
+    question = chat_message_append(chat=chat, sender="user", content="mean price", origin=server)
+    again = post_message(client, chat_id, "user", "@statistical_analytics_agent mean price").json()
+    assert again["message_id"] == question.pk
+    # A mention alone is not the same as an empty question.
+    assert chat_message_append(chat=chat, sender="user", content="@data_viz_agent").pk != question.pk
+    assert list(chat.messages.values_list("content", flat=True)) == [
+        "@data_viz_agent  plot  price by area",
+        answer.content,
+        "mean price",
+        "@data_viz_agent",
+    ]
+
+
 def test_full_exchange_with_both_writers_stores_each_message_once(ada):
     _, client = ada
     chat_id = client.post("/chats/", {}, format="json").json()["chat_id"]
