@@ -149,7 +149,7 @@ def test_without_preference_rows_only_the_core_defaults_are_enabled(signed_in):
         "display_name": "Data Preprocessing Agent",
         "description": template.description,
         "template_category": "Data Manipulation",
-        "icon_url": "/icons/templates/preprocessing.svg",
+        "icon_url": "/icons/templates/preprocessing_agent.svg",
         "is_premium_only": False,
         "is_active": True,
         "is_enabled": True,
