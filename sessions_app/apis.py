@@ -263,23 +263,58 @@ class PreviewCsvUploadApi(APIView):
         )
 
 
+PREVIEW_NOTE = (
+    "Described from a preview sample of the first {rows} rows, not the whole file: "
+    "counts, ranges and means below are the sample's."
+)
+PREVIEW_NOTE_PATTERN = re.compile(
+    r"Described from a preview sample of the first (\d+) rows, not the whole file: "
+    r"counts, ranges and means below are the sample's\."
+)
+# Told to a language model with the preview, so it does not take the sample for the data.
+PREVIEW_HINT = (
+    "The data shown is only a preview: the first {rows} rows of a larger file. Describe what the columns "
+    "mean; do not state a row count, and do not present the sample's ranges, means or counts as the dataset's."
+)
+
+
+def preview_description_settled(description: str, *, rows: int, columns: int) -> str:
+    """An accepted preview description, its sample note restated with the real shape."""
+
+    def restate(match: re.Match) -> str:
+        return (
+            f"Written from a preview of the first {match.group(1)} rows; the dataset has {rows:,} rows and "
+            f"{columns} columns, so counts, ranges and means below are the sample's, not the dataset's."
+        )
+
+    return PREVIEW_NOTE_PATTERN.sub(restate, description, count=1)
+
+
 class DescriptionFromPreviewApi(SessionAPIView):
     @extend_schema(
         parameters=SESSION_PARAMETERS, request=s.DescriptionFromPreviewIn, responses=s.DescriptionOut, tags=["datasets"]
     )
     def post(self, request: Request) -> Response:
         """``dataset_description_agent`` on the preview, with the session's model when a
-        session is sent, else the server's default model."""
+        session is sent, else the server's default model.
+
+        The rows are a sample (the frontend sends the 10 preview rows), so the text says
+        so; an upload that keeps the text restates the note with the real row count.
+        """
         data = validated(s.DescriptionFromPreviewIn, request.data)
         session = self.analysis_session() if request_sends_session(request) else None
         name = clean_dataset_name(data["name"] or "dataset")
-        context = dataset_context_compute(
-            name=name, description="", table=preview_table(headers=data["headers"], rows=data["rows"])
-        )
-        text = dataset_description_generate(
-            session=session, user=request.user, contexts=[context], existing=data["description"]
-        )
-        return Response({"description": f" exact_python_name: `{name}` Dataset: {text}"})
+        sample = preview_table(headers=data["headers"], rows=data["rows"])
+        context = dataset_context_compute(name=name, description="", table=sample)
+        hint = PREVIEW_HINT.format(rows=sample.num_rows)
+        existing = f"{data['description']}\n{hint}" if data["description"].strip() else hint
+        text = dataset_description_generate(session=session, user=request.user, contexts=[context], existing=existing)
+        # A describer that repeats its input (the offline one does) must not repeat the hint;
+        # and it states the shape it saw, which was a sample.
+        text = text.replace("\n" + hint, "").replace(hint, "").strip()
+        text = re.sub(rf"\b{sample.num_rows} rows\b", f"{sample.num_rows} sample rows", text, count=1)
+        note = PREVIEW_NOTE.format(rows=sample.num_rows)
+        return Response({"description": f" exact_python_name: `{name}` Dataset: {note}\n{text}"})
 
 
 class UploadDataframeApi(SessionAPIView):
@@ -298,8 +333,10 @@ class UploadDataframeApi(SessionAPIView):
         upload = data["file"]
         with uploaded_path(upload) as path:
             kind, parsed = parse_upload(path, display_name=upload.name, columns=data["columns"])
+        table = parsed[0].table
+        description = preview_description_settled(data["description"], rows=table.num_rows, columns=table.num_columns)
         new = datasets_from_parsed(
-            parsed=parsed, source=kind, names=[data["name"] or upload.name], description=data["description"]
+            parsed=parsed, source=kind, names=[data["name"] or upload.name], description=description
         )
         replace = data["mode"] == "replace" or _force_refresh(request)
         (dataset,) = datasets_install(session=session, new=new, replace=replace)
