@@ -106,7 +106,7 @@ class Browser:
         else:
             response = call(path, **meta)
         assert response["Access-Control-Allow-Origin"] == ORIGIN, path
-        assert response.status_code < 500, (path, response.status_code)
+        assert response.status_code < 500, (path, response.status_code, getattr(response, "content", b"")[:500])
         return response
 
     def api_client(self, method: str, path: str, **kwargs):
@@ -175,6 +175,29 @@ def answer_text(events: list[dict]) -> str:
         content = content.replace("```", f"<!-- AGENT: {agent} -->\n```", 1) if "```" in content else content
         text += "\n" + content
     return text
+
+
+@pytest.fixture(autouse=True)
+def sandbox_ready() -> None:
+    """Wait for the embedded sandbox to listen (it starts slowly on a loaded machine), so a
+    journey fails on what it checks, not on the sandbox's start-up time."""
+    import socket
+
+    from django.conf import settings
+
+    from codeexec import supervisor
+
+    supervisor.ensure_started()
+    deadline = time.monotonic() + 90
+    while True:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(settings.SANDBOX_SOCKET))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("the code sandbox did not start within 90 s")
+        time.sleep(0.2)
 
 
 @pytest.fixture
