@@ -37,7 +37,13 @@ from chats.services import (
     user_get_or_create,
     user_id_assert_is_caller,
 )
-from sessions_app.apis import SESSION_PARAMETERS, SessionAPIView, validated
+from sessions_app.apis import (
+    SESSION_PARAMETERS,
+    SessionAPIView,
+    request_fingerprint,
+    request_sends_session,
+    validated,
+)
 from sessions_app.models import AnalysisSession
 
 CALLER_PARAMETERS = [
@@ -90,7 +96,9 @@ class ChatListCreateApi(ChatsAPIView):
     def post(self, request: Request) -> Response:
         data = validated(s.ChatCreateIn, request.data)
         user_id_assert_is_caller(user=request.user, user_id=data.get("user_id"))
-        chat = chat_create(user=request.user, session_id=self.caller_session_id())
+        chat = chat_create(
+            user=request.user, session_id=self.caller_session_id(), fingerprint=request_fingerprint(request)
+        )
         return Response(s.ChatOut(chat).data)
 
 
@@ -158,13 +166,26 @@ class ChatsCleanupEmptyApi(ChatsAPIView):
 
 
 class MessageFeedbackApi(ChatsAPIView):
+    """Ratings of the caller's messages.
+
+    The web frontend sends these with no session id and no credentials; such a caller is
+    scoped by its client fingerprint to the anonymous chats it created (see
+    ``chats.selectors``), so its stars work and nobody else's messages are reachable.
+    """
+
+    def caller_scope(self) -> dict:
+        request = self.request
+        if not request.user.is_authenticated and not request_sends_session(request):
+            user_id_assert_is_caller(user=request.user, user_id=request.query_params.get("user_id"))
+            return {"session_id": None, "fingerprint": request_fingerprint(request)}
+        return {"session_id": self.caller_session_id()}
+
     @extend_schema(parameters=CALLER_PARAMETERS, request=s.FeedbackIn, responses=s.FeedbackOut, tags=["feedback"])
     def post(self, request: Request, message_id: int) -> Response:
         data = validated(s.FeedbackIn, request.data)
-        session = self.caller_session()
-        message = message_get_for_caller(
-            message_id=message_id, user=request.user, session_id=session.pk if session else None
-        )
+        scope = self.caller_scope()
+        message = message_get_for_caller(message_id=message_id, user=request.user, **scope)
+        session = self.caller_session() if scope["session_id"] else None
         fallback = None
         if session is not None:
             # Fields the body leaves out are taken from the model the caller is using now.
@@ -189,9 +210,7 @@ class MessageFeedbackApi(ChatsAPIView):
 
     @extend_schema(parameters=CALLER_PARAMETERS, responses=s.FeedbackOut, tags=["feedback"])
     def get(self, request: Request, message_id: int) -> Response:
-        feedback = message_feedback_get_for_caller(
-            message_id=message_id, user=request.user, session_id=self.caller_session_id()
-        )
+        feedback = message_feedback_get_for_caller(message_id=message_id, user=request.user, **self.caller_scope())
         return Response(s.FeedbackOut(feedback).data)
 
 

@@ -60,6 +60,13 @@ class Chat(models.Model):
     user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE, related_name="chats")
     # The anonymous owner: the analysis session that created the chat.
     session_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The web frontend answers a guest's questions under a temporary id of its own
+    # (Date.now()); the chat started for that id is found again by it.
+    client_chat_id = models.BigIntegerField(null=True, blank=True)
+    # Hash of the creating client's address and user agent (chats.selectors.client_fingerprint):
+    # the frontend rates messages without any session id, so this is how such a
+    # rating is scoped to the client whose chat it is.
+    client_fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
     title = models.CharField(max_length=255, default=DEFAULT_CHAT_TITLE)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -11,14 +11,24 @@ analysis session the HTTP layer has already resolved for this caller (unknown, e
 and other people's sessions never get this far). An authenticated caller owns the chats
 whose ``user`` is them; an anonymous caller owns the chats with no user that were
 created in their session.
+
+One exception, for the web frontend's feedback stars, which are sent with no session id
+and no credentials at all: such a caller is known only by its ``fingerprint`` (a keyed
+hash of its address and user agent, :func:`client_fingerprint`), and owns, for rating
+only, the anonymous chats created by that same fingerprint while their session could
+still be live. Chats of signed-in users are never reachable this way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from chats.models import ApiKey, Chat, Message, MessageFeedback, User
 from config.errors import NotFoundError
@@ -41,15 +51,30 @@ def api_key_user_get(*, raw_key: str) -> User | None:
     return api_key.user if api_key else None
 
 
+def client_fingerprint(*, remote_addr: str, user_agent: str) -> str:
+    """A keyed hash naming one browser on one address; never reversible to either."""
+    material = f"{remote_addr}\n{user_agent}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), material, hashlib.sha256).hexdigest()
+
+
 # --- chats, messages, feedback ------------------------------------------------------------
 
 
-def chats_for_caller(*, user: User | AnonymousUser | None, session_id: str | None) -> QuerySet[Chat]:
-    """Every chat the caller owns, newest first."""
+def chats_for_caller(
+    *, user: User | AnonymousUser | None, session_id: str | None, fingerprint: str | None = None
+) -> QuerySet[Chat]:
+    """Every chat the caller owns, newest first.
+
+    ``fingerprint`` counts only for an anonymous caller without a session (see the module
+    docstring); callers pass it only where the web frontend sends nothing else.
+    """
     if user is not None and user.is_authenticated:
         chats = Chat.objects.filter(user=user)
     elif session_id:
         chats = Chat.objects.filter(user__isnull=True, session_id=session_id)
+    elif fingerprint:
+        live_since = timezone.now() - timedelta(hours=settings.ANALYSIS_SESSION_IDLE_HOURS)
+        chats = Chat.objects.filter(user__isnull=True, client_fingerprint=fingerprint, updated_at__gte=live_since)
     else:
         chats = Chat.objects.none()
     return chats.order_by("-created_at", "-id")
@@ -64,12 +89,15 @@ def chat_get_for_caller(*, chat_id: int, user: User | AnonymousUser | None, sess
     return chat
 
 
-def message_get_for_caller(*, message_id: int, user: User | AnonymousUser | None, session_id: str | None) -> Message:
+def message_get_for_caller(
+    *, message_id: int, user: User | AnonymousUser | None, session_id: str | None, fingerprint: str | None = None
+) -> Message:
     message = None
     if 0 < message_id <= BIGINT_MAX:
+        chats = chats_for_caller(user=user, session_id=session_id, fingerprint=fingerprint)
         message = (
             Message.objects.select_related("chat")
-            .filter(pk=message_id, chat__in=chats_for_caller(user=user, session_id=session_id))
+            .filter(pk=message_id, chat__in=chats)
             .first()
         )
     if message is None:
@@ -78,7 +106,7 @@ def message_get_for_caller(*, message_id: int, user: User | AnonymousUser | None
 
 
 def message_feedback_get_for_caller(
-    *, message_id: int, user: User | AnonymousUser | None, session_id: str | None
+    *, message_id: int, user: User | AnonymousUser | None, session_id: str | None, fingerprint: str | None = None
 ) -> MessageFeedback:
     """The feedback on one of the caller's messages.
 
@@ -88,7 +116,8 @@ def message_feedback_get_for_caller(
     feedback = None
     if 0 < message_id <= BIGINT_MAX:
         feedback = MessageFeedback.objects.filter(
-            message_id=message_id, message__chat__in=chats_for_caller(user=user, session_id=session_id)
+            message_id=message_id,
+            message__chat__in=chats_for_caller(user=user, session_id=session_id, fingerprint=fingerprint),
         ).first()
     if feedback is None:
         raise NotFoundError(f"No feedback found for message with ID {message_id}", code="feedback_not_found")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass, fields
 from functools import partial
@@ -114,18 +115,31 @@ TITLE_MAX_LENGTH = 255
 AGENT_NAME_MAX_LENGTH = 100
 
 
-def chat_create(*, user: User | AnonymousUser | None, session_id: str | None, title: str = DEFAULT_CHAT_TITLE) -> Chat:
+def chat_create(
+    *,
+    user: User | AnonymousUser | None,
+    session_id: str | None,
+    title: str = DEFAULT_CHAT_TITLE,
+    client_chat_id: int | None = None,
+    fingerprint: str = "",
+) -> Chat:
     """A chat owned by ``user`` when authenticated, else by the analysis session.
 
     ``session_id`` is recorded either way (it tells which session a user's chat came
     from); it must be a session the caller may use, which the HTTP layer checks.
+    ``client_chat_id`` is the web frontend's temporary id this chat stands for, and
+    ``fingerprint`` the creating client's (``chats.selectors.client_fingerprint``).
     """
     owner = user if user is not None and user.is_authenticated else None
     if owner is None and not session_id:
         # Without a user or a session nobody could ever reach the chat again.
         raise ApplicationError("Session ID required", code="session_required")
     return Chat.objects.create(
-        user=owner, session_id=session_id or "", title=title[:TITLE_MAX_LENGTH] or DEFAULT_CHAT_TITLE
+        user=owner,
+        session_id=session_id or "",
+        title=title[:TITLE_MAX_LENGTH] or DEFAULT_CHAT_TITLE,
+        client_chat_id=client_chat_id,
+        client_fingerprint=fingerprint[:64],
     )
 
 
@@ -179,6 +193,27 @@ def chats_cleanup_empty(*, user: User | AnonymousUser | None, session_id: str | 
 # --- messages ------------------------------------------------------------------------------
 
 
+MENTION = re.compile(r"@\w+")
+
+
+def _same_text(sender: str, stored: str, new: str) -> bool:
+    """Whether two messages say the same thing.
+
+    A question is compared without its ``@agent`` mentions and with spaces collapsed:
+    the web frontend stores ``@data_viz_agent plot x`` while ``/chat/data_viz_agent``
+    receives (and stores) ``plot x``; both are one question.
+    """
+    if stored.strip() == new.strip():
+        return True
+    if sender != Message.Sender.USER:
+        return False
+
+    def bare(text: str) -> str:
+        return " ".join(MENTION.sub(" ", text).split())
+
+    return bare(stored) == bare(new) != ""
+
+
 def _duplicate_of(latest: Message | None, *, sender: str, content: str, origin: str) -> Message | None:
     """The stored message that this new one would only repeat, if any.
 
@@ -189,7 +224,7 @@ def _duplicate_of(latest: Message | None, *, sender: str, content: str, origin: 
         return None
     # The same message twice in a row: a retried post, or the server's copy of a
     # question the client posted first (and the client's copy of one the server stored).
-    if latest.sender == sender and latest.content.strip() == content.strip():
+    if latest.sender == sender and _same_text(sender, latest.content, content):
         return latest
     # The client's copy of an answer the server already stored for the latest question;
     # it differs from the server's only in formatting.
@@ -212,7 +247,9 @@ def _late_question_copy(chat: Chat, *, sender: str, content: str, origin: str) -
     if origin != Message.Origin.CLIENT or sender != Message.Sender.USER:
         return None
     question = chat.messages.filter(sender=Message.Sender.USER).order_by("-timestamp", "-id").first()
-    if question is None or question.origin != Message.Origin.SERVER or question.content.strip() != content.strip():
+    if question is None or question.origin != Message.Origin.SERVER:
+        return None
+    if not _same_text(Message.Sender.USER, question.content, content):
         return None
     newer = chat.messages.filter(timestamp__gte=question.timestamp).exclude(pk=question.pk)
     return None if newer.filter(origin=Message.Origin.CLIENT).exists() else question

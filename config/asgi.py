@@ -5,11 +5,28 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
+from django.core.handlers.asgi import ASGIHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# Django must be set up before anything imports models (consumers, routing).
-django_http = get_asgi_application()
+
+
+class WholeLineASGIHandler(ASGIHandler):
+    """Django's handler, sending each part a streamed response yields as one body message.
+
+    Django cuts parts into 64 KiB messages, so a large NDJSON line (an answer with a
+    big Plotly figure) would leave in several writes; the web frontend parses every
+    network chunk of ``/chat`` on its own and loses any line split across two. Streams
+    here yield one line per part, so a part is sent whole (up to 8 MiB).
+    """
+
+    chunk_size = 8 * 2**20
+
+
+# Django must be set up before anything imports models (consumers, routing); this is
+# what get_asgi_application() does, with the handler above.
+django.setup(set_prefix=False)
+django_http = WholeLineASGIHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -246,7 +246,15 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("DSPY_CACHEDIR", str(DATA_DIR / "dspy-cache"))
 
 # --- CORS -----------------------------------------------------------------------------
-CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:3000", "http://127.0.0.1:3000"])
+# The web frontend may be served from any port; by default any http://localhost:<port> or
+# http://127.0.0.1:<port> page may call the API (regexes below), plus CORS_ALLOWED_ORIGINS
+# (comma-separated, exact origins such as https://analyst.example.com). No credentials
+# (cookies) are ever allowed cross-origin: callers identify with a session id or API key.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+LOCALHOST_ORIGIN = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$"
+CORS_ALLOWED_ORIGIN_REGEXES = [LOCALHOST_ORIGIN] if env.bool("CORS_ALLOW_LOCALHOST", default=True) else []
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",
@@ -255,7 +263,21 @@ CORS_ALLOW_HEADERS = [
     "x-session-id",
     "x-force-refresh",
     "x-csrftoken",
+    "x-admin-api-key",
+    # The frontend sends these two on /chat and /chat/{agent}; the second by mistake
+    # (a response header sent as a request header), but the browser still preflights it.
+    "cache-control",
+    "access-control-allow-origin",
 ]
+CORS_EXPOSE_HEADERS = ["Content-Disposition"]
+CORS_PREFLIGHT_MAX_AGE = 600
+
+# --- client-chosen session ids ----------------------------------------------------------
+# The web frontend mints its own session ids (auto_<ms>_<random>) and uses them without
+# asking the server; a well-formed unknown id is created on first use. Turning this off
+# makes the server the only source of ids (POST /generate-session), which the unchanged
+# frontend cannot use.
+CLIENT_SESSION_IDS = env.bool("CLIENT_SESSION_IDS", default=True)
 
 # --- rate limits ----------------------------------------------------------------------
 # Per caller (user, else session, else IP) and per budget, counted in the cache above.

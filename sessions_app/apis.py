@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chats.selectors import chat_get_for_caller
+from chats.selectors import chat_get_for_caller, client_fingerprint
 from chats.services import user_id_assert_is_caller
 from config.errors import ApplicationError, NotFoundError
 from sessions_app import default_dataset
@@ -86,6 +86,17 @@ def session_id_from(request: Request) -> str:
     return value
 
 
+def request_fingerprint(request: Request) -> str:
+    """The caller's client fingerprint (see ``chats.selectors.client_fingerprint``)."""
+    return client_fingerprint(
+        remote_addr=request.META.get("REMOTE_ADDR", ""), user_agent=request.META.get("HTTP_USER_AGENT", "")
+    )
+
+
+def request_sends_session(request: Request) -> bool:
+    return bool((request.META.get("HTTP_X_SESSION_ID") or request.query_params.get("session_id") or "").strip())
+
+
 class SessionAPIView(APIView):
     """Base for routes that act on the caller's analysis session."""
 
@@ -128,11 +139,20 @@ class GenerateSessionApi(APIView):
 class InitializeSessionApi(APIView):
     @extend_schema(request=s.InitializeSessionIn, responses=s.InitializeSessionOut, tags=["sessions"])
     def post(self, request: Request) -> Response:
+        """Initialize the body's session (created first when it is a new client-chosen id).
+
+        ``user_id`` 0, null or absent means an anonymous session. The web frontend may send
+        a different, earlier id in ``X-Session-ID`` (two concurrent first calls): that one
+        is the id it goes on using, so it is made to exist too.
+        """
         data = validated(s.InitializeSessionIn, request.data)
-        user_id_assert_is_caller(user=request.user, user_id=data.get("user_id"))
+        user_id_assert_is_caller(user=request.user, user_id=data.get("user_id") or None)
         session = session_initialize(
             session_id=data["session_id"], user=request.user, email=data["user_email"], name=data["user_name"]
         )
+        header_id = (request.META.get("HTTP_X_SESSION_ID") or "").strip()
+        if header_id and header_id != session.pk:
+            session_for_request(session_id=session_id_from(request), user=request.user)
         return Response(
             {
                 "status": "success",
@@ -243,27 +263,58 @@ class PreviewCsvUploadApi(APIView):
         )
 
 
+PREVIEW_NOTE = (
+    "Described from a preview sample of the first {rows} rows, not the whole file: "
+    "counts, ranges and means below are the sample's."
+)
+PREVIEW_NOTE_PATTERN = re.compile(
+    r"Described from a preview sample of the first (\d+) rows, not the whole file: "
+    r"counts, ranges and means below are the sample's\."
+)
+# Told to a language model with the preview, so it does not take the sample for the data.
+PREVIEW_HINT = (
+    "The data shown is only a preview: the first {rows} rows of a larger file. Describe what the columns "
+    "mean; do not state a row count, and do not present the sample's ranges, means or counts as the dataset's."
+)
+
+
+def preview_description_settled(description: str, *, rows: int, columns: int) -> str:
+    """An accepted preview description, its sample note restated with the real shape."""
+
+    def restate(match: re.Match) -> str:
+        return (
+            f"Written from a preview of the first {match.group(1)} rows; the dataset has {rows:,} rows and "
+            f"{columns} columns, so counts, ranges and means below are the sample's, not the dataset's."
+        )
+
+    return PREVIEW_NOTE_PATTERN.sub(restate, description, count=1)
+
+
 class DescriptionFromPreviewApi(SessionAPIView):
     @extend_schema(
         parameters=SESSION_PARAMETERS, request=s.DescriptionFromPreviewIn, responses=s.DescriptionOut, tags=["datasets"]
     )
     def post(self, request: Request) -> Response:
         """``dataset_description_agent`` on the preview, with the session's model when a
-        session is sent, else the server's default model."""
+        session is sent, else the server's default model.
+
+        The rows are a sample (the frontend sends the 10 preview rows), so the text says
+        so; an upload that keeps the text restates the note with the real row count.
+        """
         data = validated(s.DescriptionFromPreviewIn, request.data)
-        session = self.analysis_session() if _sends_session(request) else None
+        session = self.analysis_session() if request_sends_session(request) else None
         name = clean_dataset_name(data["name"] or "dataset")
-        context = dataset_context_compute(
-            name=name, description="", table=preview_table(headers=data["headers"], rows=data["rows"])
-        )
-        text = dataset_description_generate(
-            session=session, user=request.user, contexts=[context], existing=data["description"]
-        )
-        return Response({"description": f" exact_python_name: `{name}` Dataset: {text}"})
-
-
-def _sends_session(request: Request) -> bool:
-    return bool(request.META.get("HTTP_X_SESSION_ID") or request.query_params.get("session_id"))
+        sample = preview_table(headers=data["headers"], rows=data["rows"])
+        context = dataset_context_compute(name=name, description="", table=sample)
+        hint = PREVIEW_HINT.format(rows=sample.num_rows)
+        existing = f"{data['description']}\n{hint}" if data["description"].strip() else hint
+        text = dataset_description_generate(session=session, user=request.user, contexts=[context], existing=existing)
+        # A describer that repeats its input (the offline one does) must not repeat the hint;
+        # and it states the shape it saw, which was a sample.
+        text = text.replace("\n" + hint, "").replace(hint, "").strip()
+        text = re.sub(rf"\b{sample.num_rows} rows\b", f"{sample.num_rows} sample rows", text, count=1)
+        note = PREVIEW_NOTE.format(rows=sample.num_rows)
+        return Response({"description": f" exact_python_name: `{name}` Dataset: {note}\n{text}"})
 
 
 class UploadDataframeApi(SessionAPIView):
@@ -282,8 +333,10 @@ class UploadDataframeApi(SessionAPIView):
         upload = data["file"]
         with uploaded_path(upload) as path:
             kind, parsed = parse_upload(path, display_name=upload.name, columns=data["columns"])
+        table = parsed[0].table
+        description = preview_description_settled(data["description"], rows=table.num_rows, columns=table.num_columns)
         new = datasets_from_parsed(
-            parsed=parsed, source=kind, names=[data["name"] or upload.name], description=data["description"]
+            parsed=parsed, source=kind, names=[data["name"] or upload.name], description=description
         )
         replace = data["mode"] == "replace" or _force_refresh(request)
         (dataset,) = datasets_install(session=session, new=new, replace=replace)

@@ -1,6 +1,7 @@
 """Analysis sessions and their datasets.
 
-A session is a row with a server-issued, unguessable id; it is shared by every web
+A session is a row with an id that is either server-issued (unguessable) or chosen by the
+client (the web frontend mints its own, see ``CLIENT_SESSION_ID_SHAPE``); it is shared by every web
 process and survives restarts. Dataset contents are Parquet files in Django storage,
 content-addressed (:class:`DatasetFile`, keyed by SHA-256) so identical data (the
 default dataset of every session, re-uploads) is stored once. :class:`Dataset` is a
@@ -9,6 +10,7 @@ session's named view of one file: its Python variable name and description.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from django.conf import settings
@@ -17,6 +19,12 @@ from django.db import models
 
 def new_session_id() -> str:
     return secrets.token_urlsafe(32)
+
+
+# Ids a client may choose itself: the web frontend mints auto_<ms>_<random> and
+# user_<id>_<ms>_<random>. At least 16 characters so that a short, guessable name is
+# never a session; at most the column's 64.
+CLIENT_SESSION_ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 class AnalysisSession(models.Model):

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -45,7 +45,7 @@ from sessions_app.ingest import (
     read_parquet,
     unique_column_names,
 )
-from sessions_app.models import AnalysisSession, Dataset, DatasetFile
+from sessions_app.models import CLIENT_SESSION_ID_SHAPE, AnalysisSession, Dataset, DatasetFile
 from sessions_app.selectors import (
     json_safe,
     parquet_open,
@@ -53,6 +53,7 @@ from sessions_app.selectors import (
     session_get_for_user,
     session_idle_cutoff,
 )
+from templates.models import UserTemplatePreference
 
 logger = logging.getLogger(__name__)
 
@@ -146,15 +147,54 @@ def session_model_defaults() -> dict:
 
 
 @transaction.atomic
-def session_create(*, user=None) -> AnalysisSession:
+def session_create(*, user=None, session_id: str | None = None) -> AnalysisSession:
+    """A new session with the default dataset, owned by ``user`` when authenticated.
+
+    ``session_id`` is a client-chosen id (see :func:`client_session_id_acceptable`);
+    None lets the server pick an unguessable one.
+    """
     owner = user if user is not None and user.is_authenticated else None
-    session = AnalysisSession.objects.create(user=owner, **session_model_defaults())
+    extra = {"pk": session_id} if session_id else {}
+    session = AnalysisSession.objects.create(user=owner, **extra, **session_model_defaults())
     _default_dataset_create(session=session)
     return session
 
 
+def client_session_id_acceptable(session_id: str) -> bool:
+    """Whether an unknown id may be created on first use (settings.CLIENT_SESSION_IDS)."""
+    return settings.CLIENT_SESSION_IDS and CLIENT_SESSION_ID_SHAPE.fullmatch(session_id) is not None
+
+
+def _session_create_on_first_use(*, session_id: str, user) -> None:
+    """Create the client-chosen session ``session_id`` unless a live one exists.
+
+    An expired row with that id is replaced when nobody or the caller owns it; one a
+    different user owns is left alone (the lookup that follows answers 404). Two first
+    uses racing both end up with the one row the first of them created.
+    """
+    stale = AnalysisSession.objects.filter(pk=session_id).values("user_id", "last_accessed_at").first()
+    if stale is not None:
+        live = stale["last_accessed_at"] >= session_idle_cutoff()
+        mine = stale["user_id"] is None or (user.is_authenticated and stale["user_id"] == user.pk)
+        if live or not mine:
+            return
+        AnalysisSession.objects.filter(pk=session_id, last_accessed_at__lt=session_idle_cutoff()).delete()
+        UserTemplatePreference.objects.filter(user__isnull=True, session_id=session_id).delete()
+    try:
+        with transaction.atomic():
+            session_create(user=user, session_id=session_id)
+    except IntegrityError:
+        pass  # a concurrent first use created it: the lookup that follows finds that row
+
+
 def session_for_request(*, session_id: str, user) -> AnalysisSession:
-    """Resolve the caller's session, binding an unbound one to an authenticated caller."""
+    """Resolve the caller's session, binding an unbound one to an authenticated caller.
+
+    With client-chosen ids on, a well-formed id that names no live session is created
+    for the caller first (the frontend uses its ids before, or without, initializing them).
+    """
+    if client_session_id_acceptable(session_id):
+        _session_create_on_first_use(session_id=session_id, user=user)
     session = session_get_for_user(session_id=session_id, user=user)
     now = timezone.now()
     updates: dict = {}
@@ -218,6 +258,10 @@ def sessions_cleanup(*, orphan_grace: timedelta = timedelta(hours=1)) -> tuple[i
     """
     _, deleted = AnalysisSession.objects.filter(last_accessed_at__lt=session_idle_cutoff()).delete()
     expired = deleted.get(AnalysisSession._meta.label, 0)
+    # Anonymous sessions' template choices name their session by id, not by foreign key.
+    UserTemplatePreference.objects.filter(user__isnull=True).exclude(
+        session_id__in=AnalysisSession.objects.values("pk")
+    ).delete()
     default_sha = default_dataset_file_get().pk
     candidates = (
         DatasetFile.objects.annotate(uses=Count("datasets"))

@@ -1,11 +1,17 @@
 """HTTP routes for agent templates and per-user template preferences (reference §1.7).
 
-``{user_id}`` in a path must be the authenticated caller: anonymous callers get 401 (they
-have no preferences), anyone else's id is a 404 "User not found". Custom templates are
-ours: their owner creates, changes and deletes them.
+``{user_id}`` in a path must be the authenticated caller (anyone else's id is a 404
+"User not found"). An anonymous caller (the web frontend's guests and Temporary Login,
+which send ``/templates/user/1/...`` with no credentials) is never given user 1's
+preferences: the path id is ignored and its preferences are its analysis session's
+(``X-Session-ID`` or ``?session_id=``); without a session it reads the defaults (the core
+agents enabled) and cannot change them. Custom templates are ours: their owner creates,
+changes and deletes them.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -14,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.errors import NotFoundError
-from sessions_app.apis import validated
+from sessions_app.apis import request_sends_session, session_id_from, validated
+from sessions_app.services import session_for_request
 from templates import serializers as s
 from templates.selectors import (
     INDIVIDUAL_VARIANTS,
@@ -56,15 +63,22 @@ def query_variant(request: Request, *, default: str, allowed: tuple[str, ...]) -
     return value if value in allowed else default
 
 
-def caller_for_path(request: Request, user_id: int):
-    """The caller, who must be the user the path names."""
-    if not is_signed_in(request.user):
-        raise exceptions.NotAuthenticated(
-            "Template preferences belong to a user: send an API key in X-API-Key or Authorization: Bearer."
-        )
-    if request.user.pk != user_id:
-        raise NotFoundError("User not found", code="user_not_found")
-    return request.user
+@dataclass(frozen=True)
+class PreferenceCaller:
+    user: object
+    session_id: str | None  # an anonymous caller's session, when it sent one
+
+
+def caller_for_path(request: Request, user_id: int) -> PreferenceCaller:
+    """A signed-in caller, who must be the user the path names, or an anonymous one."""
+    if is_signed_in(request.user):
+        if request.user.pk != user_id:
+            raise NotFoundError("User not found", code="user_not_found")
+        return PreferenceCaller(user=request.user, session_id=None)
+    if not request_sends_session(request):
+        return PreferenceCaller(user=request.user, session_id=None)
+    session = session_for_request(session_id=session_id_from(request), user=request.user)
+    return PreferenceCaller(user=request.user, session_id=session.pk)
 
 
 def signed_in_caller(request: Request):
@@ -137,8 +151,10 @@ class UserTemplatesApi(APIView):
         tags=TAGS,
     )
     def get(self, request: Request, user_id: int) -> Response:
-        user = caller_for_path(request, user_id)
-        states = template_states_for_user(user=user, variants=user_variants(request))
+        caller = caller_for_path(request, user_id)
+        states = template_states_for_user(
+            user=caller.user, variants=user_variants(request), session_id=caller.session_id
+        )
         return Response(s.UserTemplatePreferenceOut(states, many=True).data)
 
 
@@ -149,24 +165,29 @@ class UserEnabledTemplatesApi(APIView):
         tags=TAGS,
     )
     def get(self, request: Request, user_id: int) -> Response:
-        user = caller_for_path(request, user_id)
-        states = template_states_for_user(user=user, variants=user_variants(request))
+        caller = caller_for_path(request, user_id)
+        states = template_states_for_user(
+            user=caller.user, variants=user_variants(request), session_id=caller.session_id
+        )
         return Response(s.UserTemplatePreferenceOut([st for st in states if st.is_enabled], many=True).data)
 
 
 class UserPlannerTemplatesApi(APIView):
     @extend_schema(responses=s.UserTemplatePreferenceOut(many=True), tags=TAGS)
     def get(self, request: Request, user_id: int) -> Response:
-        user = caller_for_path(request, user_id)
-        return Response(s.UserTemplatePreferenceOut(enabled_planner_template_states(user=user), many=True).data)
+        caller = caller_for_path(request, user_id)
+        states = enabled_planner_template_states(user=caller.user, session_id=caller.session_id)
+        return Response(s.UserTemplatePreferenceOut(states, many=True).data)
 
 
 class TemplateToggleApi(APIView):
     @extend_schema(request=s.ToggleIn, responses=s.TemplateMessageOut, tags=TAGS)
     def post(self, request: Request, user_id: int, template_id: int) -> Response:
-        user = caller_for_path(request, user_id)
+        caller = caller_for_path(request, user_id)
         is_enabled = validated(s.ToggleIn, request.data)["is_enabled"]
-        template = template_preference_set(user=user, template_id=template_id, is_enabled=is_enabled)
+        template = template_preference_set(
+            user=caller.user, template_id=template_id, is_enabled=is_enabled, session_id=caller.session_id
+        )
         return Response({"message": toggle_message(template, is_enabled)})
 
 
@@ -175,19 +196,24 @@ class UserToggleApi(APIView):
 
     @extend_schema(request=s.TemplateToggleIn, responses=s.TemplateMessageOut, tags=TAGS)
     def post(self, request: Request, user_id: int) -> Response:
-        user = caller_for_path(request, user_id)
+        caller = caller_for_path(request, user_id)
         data = validated(s.TemplateToggleIn, request.data)
-        template = template_preference_set(user=user, template_id=data["template_id"], is_enabled=data["is_enabled"])
+        template = template_preference_set(
+            user=caller.user,
+            template_id=data["template_id"],
+            is_enabled=data["is_enabled"],
+            session_id=caller.session_id,
+        )
         return Response({"message": toggle_message(template, data["is_enabled"])})
 
 
 class BulkToggleApi(APIView):
     @extend_schema(request=s.BulkToggleIn, responses=s.BulkToggleOut, tags=TAGS)
     def post(self, request: Request, user_id: int) -> Response:
-        user = caller_for_path(request, user_id)
+        caller = caller_for_path(request, user_id)
         preferences = validated(s.BulkToggleIn, request.data)["preferences"]
         items = [(item["template_id"], item["is_enabled"]) for item in preferences]
-        results = template_preferences_bulk_set(user=user, items=items)
+        results = template_preferences_bulk_set(user=caller.user, items=items, session_id=caller.session_id)
         return Response(s.BulkToggleOut({"results": results}).data)
 
 

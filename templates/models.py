@@ -11,9 +11,10 @@ A template's ``variant`` says where it is offered: ``individual`` (called direct
 ``planner`` (offered to the planner) or ``both``. The reference ships each seeded agent
 twice, ``x`` (individual) and ``planner_x`` (planner).
 
-A :class:`UserTemplatePreference` row records whether a user has a template enabled
-and how often they used it. Without a row, a template is enabled only when it is one of
-the core defaults or the user's own custom template (see
+A :class:`UserTemplatePreference` row records whether a user (or, for an anonymous
+caller, an analysis session) has a template enabled and how often they used it.
+Without a row, a template is enabled only when it is one of the core defaults or the
+user's own custom template (see
 ``templates.selectors.template_enabled_by_default``).
 """
 
@@ -103,7 +104,20 @@ class AgentTemplate(models.Model):
 
 
 class UserTemplatePreference(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="template_preferences")
+    """Whether one owner has one template enabled, and how often they used it.
+
+    The owner is a signed-in ``user``, or, for an anonymous caller, the analysis session
+    (``session_id``; the web frontend's guests and Temporary Login have no user), never both.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="template_preferences",
+    )
+    session_id = models.CharField(max_length=64, blank=True, db_index=True)
     template = models.ForeignKey(AgentTemplate, on_delete=models.CASCADE, related_name="user_preferences")
     is_enabled = models.BooleanField(default=True)
     usage_count = models.PositiveIntegerField(default=0)
@@ -113,9 +127,23 @@ class UserTemplatePreference(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "template"], name="unique_user_template_preference"),
+            models.UniqueConstraint(
+                fields=["user", "template"],
+                condition=models.Q(user__isnull=False),
+                name="unique_user_template_preference",
+            ),
+            models.UniqueConstraint(
+                fields=["session_id", "template"],
+                condition=~models.Q(session_id=""),
+                name="unique_session_template_preference",
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(user__isnull=False) & models.Q(session_id=""))
+                | (models.Q(user__isnull=True) & ~models.Q(session_id="")),
+                name="template_preference_has_one_owner",
+            ),
         ]
 
     def __str__(self) -> str:
         state = "enabled" if self.is_enabled else "disabled"
-        return f"{self.template} for {self.user} ({state})"
+        return f"{self.template} for {self.user or self.session_id[:8] + '…'} ({state})"

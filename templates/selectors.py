@@ -7,8 +7,9 @@ Enabled: a user's preference row decides when one exists; without one, a templat
 enabled when it is a core default (the four core agents and their ``planner_`` twins) or
 the user's own custom template. Either way a premium-only template is never enabled
 for a user who is not premium (their preference is kept, and applies again if they
-become premium). Anonymous callers have no preferences: the agents use the core
-defaults for them.
+become premium). An anonymous caller's preferences belong to its analysis session
+(``session_id``, when it sent one); without a session it has none and the agents use
+the core defaults.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ VARIANT_FILTERS = {"individual": INDIVIDUAL_VARIANTS, "planner": PLANNER_VARIANT
 
 def is_signed_in(user) -> bool:
     return user is not None and user.is_authenticated
+
+
+def preference_owner(*, user, session_id: str | None) -> dict | None:
+    """Filter kwargs selecting the caller's preference rows; None when it can have none."""
+    if is_signed_in(user):
+        return {"user": user}
+    if session_id:
+        return {"user__isnull": True, "session_id": session_id}
+    return None
 
 
 def variants_for(variant_type: str) -> tuple[str, ...] | None:
@@ -160,21 +170,27 @@ def template_state(*, template: AgentTemplate, preference: UserTemplatePreferenc
     )
 
 
-def template_states_for_user(*, user, variants: Iterable[str] | None) -> list[TemplateState]:
-    """Every active template the user sees (of these variants), with its enabled state."""
+def template_states_for_user(
+    *, user, variants: Iterable[str] | None, session_id: str | None = None
+) -> list[TemplateState]:
+    """Every active template the caller sees (of these variants), with its enabled state.
+
+    ``session_id`` (an anonymous caller's session) is ignored for a signed-in user.
+    """
     templates = templates_visible_to(user=user).filter(is_active=True)
     if variants is not None:
         templates = templates.filter(variant__in=list(variants))
     templates = list(templates.order_by("id"))
     preferences = {}
-    if is_signed_in(user):
-        rows = UserTemplatePreference.objects.filter(user=user, template__in=templates)
+    owner = preference_owner(user=user, session_id=session_id)
+    if owner is not None:
+        rows = UserTemplatePreference.objects.filter(**owner, template__in=templates)
         preferences = {preference.template_id: preference for preference in rows}
     return [template_state(template=t, preference=preferences.get(t.pk), user=user) for t in templates]
 
 
-def enabled_planner_template_ids(*, user) -> set[int]:
-    states = template_states_for_user(user=user, variants=PLANNER_VARIANTS)
+def enabled_planner_template_ids(*, user, session_id: str | None = None) -> set[int]:
+    states = template_states_for_user(user=user, variants=PLANNER_VARIANTS, session_id=session_id)
     return {state.template.pk for state in states if state.is_enabled}
 
 
@@ -185,9 +201,9 @@ def _most_used_first(states: list[TemplateState]) -> list[TemplateState]:
     return sorted(ordered, key=lambda state: (state.usage_count, state.last_used_at or never), reverse=True)
 
 
-def enabled_planner_template_states(*, user) -> list[TemplateState]:
+def enabled_planner_template_states(*, user, session_id: str | None = None) -> list[TemplateState]:
     """What the planner is offered: enabled planner/both templates, most used first, at most 10."""
-    states = template_states_for_user(user=user, variants=PLANNER_VARIANTS)
+    states = template_states_for_user(user=user, variants=PLANNER_VARIANTS, session_id=session_id)
     return _most_used_first([state for state in states if state.is_enabled])[:MAX_ENABLED_PLANNER_TEMPLATES]
 
 
@@ -199,24 +215,26 @@ def _core_templates(names: tuple[str, ...]) -> list[AgentTemplate]:
 # --- for the agents ----------------------------------------------------------------------
 
 
-def agent_templates_for_planner(*, user) -> list[AgentTemplate]:
+def agent_templates_for_planner(*, user, session_id: str | None = None) -> list[AgentTemplate]:
     """The templates the planner may use for this caller, at most 10, most used first.
 
-    Anonymous callers (``None`` or not authenticated) get the four core planner templates.
+    Anonymous callers (``None`` or not authenticated) get their session's choice, or the
+    four core planner templates without a session.
     """
-    if not is_signed_in(user):
+    if preference_owner(user=user, session_id=session_id) is None:
         return _core_templates(CORE_PLANNER_AGENTS)
-    return [state.template for state in enabled_planner_template_states(user=user)]
+    return [state.template for state in enabled_planner_template_states(user=user, session_id=session_id)]
 
 
-def agent_templates_for_individual(*, user) -> list[AgentTemplate]:
+def agent_templates_for_individual(*, user, session_id: str | None = None) -> list[AgentTemplate]:
     """The templates the caller can address directly (individual/both), built-in and own custom.
 
-    Anonymous callers get the four core individual templates.
+    Anonymous callers get their session's choice, or the four core individual templates
+    without a session.
     """
-    if not is_signed_in(user):
+    if preference_owner(user=user, session_id=session_id) is None:
         return _core_templates(CORE_AGENTS)
-    states = template_states_for_user(user=user, variants=INDIVIDUAL_VARIANTS)
+    states = template_states_for_user(user=user, variants=INDIVIDUAL_VARIANTS, session_id=session_id)
     return [state.template for state in states if state.is_enabled]
 
 

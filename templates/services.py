@@ -30,6 +30,7 @@ from templates.selectors import (
     BIGINT_MAX,
     enabled_planner_template_ids,
     is_signed_in,
+    preference_owner,
     premium_required_error,
     template_enabled_by_default,
     template_get_active,
@@ -50,8 +51,19 @@ def _lock_user(user) -> None:
     get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
 
 
-def _preference_set(*, user, template: AgentTemplate, is_enabled: bool) -> None:
-    UserTemplatePreference.objects.update_or_create(user=user, template=template, defaults={"is_enabled": is_enabled})
+def _owner_or_400(*, user, session_id: str | None) -> dict:
+    """The caller's preference-row owner; an anonymous caller needs a session to have one."""
+    owner = preference_owner(user=user, session_id=session_id)
+    if owner is None:
+        raise ApplicationError("Session ID required", code="session_required")
+    if is_signed_in(user):
+        _lock_user(user)
+    return owner
+
+
+def _preference_set(*, user, template: AgentTemplate, is_enabled: bool, session_id: str | None = None) -> None:
+    owner = {"user": user} if is_signed_in(user) else {"user": None, "session_id": session_id}
+    UserTemplatePreference.objects.update_or_create(**owner, template=template, defaults={"is_enabled": is_enabled})
 
 
 def toggle_message(template: AgentTemplate, is_enabled: bool) -> str:
@@ -62,19 +74,21 @@ def toggle_message(template: AgentTemplate, is_enabled: bool) -> str:
 
 
 @transaction.atomic
-def template_preference_set(*, user, template_id: int, is_enabled: bool) -> AgentTemplate:
-    """Enable or disable one template for the user, within the planner limits."""
-    _lock_user(user)
+def template_preference_set(
+    *, user, template_id: int, is_enabled: bool, session_id: str | None = None
+) -> AgentTemplate:
+    """Enable or disable one template for the user (or anonymous session), within the planner limits."""
+    _owner_or_400(user=user, session_id=session_id)
     template = template_get_active(user=user, template_id=template_id)
     if is_enabled and not template_premium_allowed(template=template, user=user):
         raise premium_required_error(template)
     if template.offered_to_planner:
-        enabled = enabled_planner_template_ids(user=user)
+        enabled = enabled_planner_template_ids(user=user, session_id=session_id)
         if is_enabled and template.pk not in enabled and len(enabled) >= MAX_ENABLED_PLANNER_TEMPLATES:
             raise ApplicationError(LIMIT_MESSAGE, code="planner_template_limit")
         if not is_enabled and enabled == {template.pk}:
             raise ApplicationError(LAST_AGENT_MESSAGE, code="last_planner_template")
-    _preference_set(user=user, template=template, is_enabled=is_enabled)
+    _preference_set(user=user, template=template, is_enabled=is_enabled, session_id=session_id)
     return template
 
 
@@ -87,7 +101,9 @@ class ToggleResult:
 
 
 @transaction.atomic
-def template_preferences_bulk_set(*, user, items: list[tuple[int, bool]]) -> list[ToggleResult]:
+def template_preferences_bulk_set(
+    *, user, items: list[tuple[int, bool]], session_id: str | None = None
+) -> list[ToggleResult]:
     """Apply ``(template_id, is_enabled)`` items together; one result per item, in order.
 
     An item fails alone when its template is unknown or inactive, or premium for a user
@@ -99,10 +115,10 @@ def template_preferences_bulk_set(*, user, items: list[tuple[int, bool]]) -> lis
     """
     if not items:
         raise ApplicationError("No preferences provided", code="no_preferences")
-    _lock_user(user)
+    _owner_or_400(user=user, session_id=session_id)
     ids = {template_id for template_id, _ in items if 0 < template_id <= BIGINT_MAX}
     templates = {t.pk: t for t in templates_visible_to(user=user).filter(is_active=True, pk__in=ids)}
-    states = template_states_for_user(user=user, variants=None)
+    states = template_states_for_user(user=user, variants=None, session_id=session_id)
     current = {state.template.pk: state.is_enabled for state in states}
     planner_now = {state.template.pk for state in states if state.is_enabled and state.template.offered_to_planner}
 
@@ -134,7 +150,7 @@ def template_preferences_bulk_set(*, user, items: list[tuple[int, bool]]) -> lis
 
     for template_id, is_enabled in wanted.items():
         if template_id not in refused:
-            _preference_set(user=user, template=templates[template_id], is_enabled=is_enabled)
+            _preference_set(user=user, template=templates[template_id], is_enabled=is_enabled, session_id=session_id)
 
     results = []
     for index, (template_id, is_enabled) in enumerate(items):
@@ -151,26 +167,29 @@ def template_preferences_bulk_set(*, user, items: list[tuple[int, bool]]) -> lis
 # --- usage -------------------------------------------------------------------------------
 
 
-def template_usage_record(*, user, name: str) -> None:
-    """Count one use of a template by the user and stamp ``last_used_at``.
+def template_usage_record(*, user, name: str, session_id: str | None = None) -> None:
+    """Count one use of a template by the user (or anonymous session) and stamp ``last_used_at``.
 
-    The first use writes the user's preference row with the template's default enabled
+    The first use writes the owner's preference row with the template's default enabled
     state: recording use never changes whether a template is enabled (the reference
-    wrote a disabled row, §9.2 item 12). Anonymous callers and unknown names are ignored.
+    wrote a disabled row, §9.2 item 12). Anonymous callers without a session and unknown
+    names are ignored.
     """
-    if not is_signed_in(user):
+    owner = preference_owner(user=user, session_id=session_id)
+    if owner is None:
         return
     template = templates_visible_to(user=user).filter(name=name).first()
     if template is None:
         return
     now = timezone.now()
-    rows = UserTemplatePreference.objects.filter(user=user, template=template)
+    rows = UserTemplatePreference.objects.filter(**owner, template=template)
     if rows.update(usage_count=F("usage_count") + 1, last_used_at=now, updated_at=now):
         return
     try:
         with transaction.atomic():
             UserTemplatePreference.objects.create(
-                user=user,
+                user=user if is_signed_in(user) else None,
+                session_id="" if is_signed_in(user) else session_id,
                 template=template,
                 is_enabled=template_enabled_by_default(template=template, user=user),
                 usage_count=1,

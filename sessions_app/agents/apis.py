@@ -25,7 +25,7 @@ from sessions_app.agents.services import (
     code_fix,
 )
 from sessions_app.agents.streaming import ndjson_events, run_with_timeout
-from sessions_app.apis import SESSION_PARAMETERS, SessionAPIView, validated
+from sessions_app.apis import SESSION_PARAMETERS, SessionAPIView, request_fingerprint, validated
 from templates.models import CORE_AGENTS
 from templates.selectors import agent_templates_for_individual
 
@@ -47,7 +47,9 @@ class _ChatBase(SessionAPIView):
             raise ApplicationError(
                 "No dataset is currently loaded. Upload one or reset the session.", code="no_dataset"
             )
-        chat = chat_resolve(session=session, user=request.user, chat_id=params.get("chat_id"))
+        chat = chat_resolve(
+            session=session, user=request.user, chat_id=params.get("chat_id"), fingerprint=request_fingerprint(request)
+        )
         return session, chat, query
 
 
@@ -84,7 +86,7 @@ class ChatAgentApi(_ChatBase):
         names = list(dict.fromkeys(name.strip() for name in agent_name.split(",") if name.strip()))
         if not names:
             raise ApplicationError("Name at least one agent.", code="agent_not_found")
-        specs = agents_resolve(user=request.user, names=names)
+        specs = agents_resolve(user=request.user, names=names, session_id=self.analysis_session().pk)
         session, chat, query = self.chat_inputs(request)
         user = request.user
         content = run_with_timeout(
@@ -108,8 +110,8 @@ class ChatAgentApi(_ChatBase):
 class AgentsApi(SessionAPIView):
     @extend_schema(parameters=SESSION_PARAMETERS, responses=s.AgentsOut, tags=["chat"])
     def get(self, request: Request) -> Response:
-        self.analysis_session()
-        templates = agent_templates_for_individual(user=request.user)
+        session = self.analysis_session()
+        templates = agent_templates_for_individual(user=request.user, session_id=session.pk)
         built_in = [t.name for t in templates if t.owner_id is None and t.name not in CORE_AGENTS]
         custom = [t.name for t in templates if t.owner_id is not None]
         return Response(

@@ -26,12 +26,12 @@ from django.db import transaction
 from analytics.models import ModelUsage
 from analytics.services import model_usage_attach_message
 from chats.models import Chat, Message
-from chats.selectors import chat_get_for_caller, chat_history
+from chats.selectors import BIGINT_MAX, chat_get_for_caller, chat_history, chats_for_caller
 from chats.services import chat_create, chat_message_append
 from codeexec.client import caller_key, sandbox_run
 from codeexec.models import CodeExecution
 from codeexec.services import ExecutionContext, agent_execution_record
-from config.errors import ApplicationError
+from config.errors import ApplicationError, NotFoundError
 from sessions_app.agents import signatures as sig
 from sessions_app.agents.context import ColumnContext, DatasetContext, column_context, context_to_text
 from sessions_app.agents.lm import CallTrace, SessionModel, lm_call, session_model
@@ -136,17 +136,18 @@ BASIC_QA_SPEC = AgentSpec(
 )
 
 
-def planner_agents(*, user) -> list[AgentSpec]:
-    return [agent_spec(template) for template in agent_templates_for_planner(user=user)]
+def planner_agents(*, user, session_id: str | None = None) -> list[AgentSpec]:
+    """The planner's agents for this caller (an anonymous caller's choice lives in its session)."""
+    return [agent_spec(template) for template in agent_templates_for_planner(user=user, session_id=session_id)]
 
 
-def individual_agents(*, user) -> list[AgentSpec]:
-    return [agent_spec(template) for template in agent_templates_for_individual(user=user)]
+def individual_agents(*, user, session_id: str | None = None) -> list[AgentSpec]:
+    return [agent_spec(template) for template in agent_templates_for_individual(user=user, session_id=session_id)]
 
 
-def agents_resolve(*, user, names: list[str]) -> list[AgentSpec]:
+def agents_resolve(*, user, names: list[str], session_id: str | None = None) -> list[AgentSpec]:
     """The agents named in ``/chat/{agent}``, each one the caller may use."""
-    available = {spec.name: spec for spec in individual_agents(user=user)}
+    available = {spec.name: spec for spec in individual_agents(user=user, session_id=session_id)}
     specs = []
     for name in names:
         if name == BASIC_QA_AGENT:
@@ -371,7 +372,7 @@ class AnswerRun:
         )
         self.answers.append(answer)
         if not spec.is_core:
-            template_usage_record(user=self.user, name=spec.name)
+            template_usage_record(user=self.user, name=spec.name, session_id=self.session.pk)
         return answer
 
     def finish(self, *, chat: Chat | None, content: str) -> Message | None:
@@ -471,22 +472,35 @@ def plan_question(run: AnswerRun, agents: list[AgentSpec]) -> Plan:
 # --- the two chat routes -----------------------------------------------------------------------------
 
 
-def chat_resolve(*, session: AnalysisSession, user, chat_id: int | None) -> Chat:
+def chat_resolve(
+    *, session: AnalysisSession, user, chat_id: int | None, fingerprint: str = ""
+) -> Chat:
     """The chat this answer goes to: the one named, the session's bound one, or a new one.
 
-    The session row is locked while a chat is chosen, so two first questions at once end
-    up in one new chat, not in two.
+    A ``chat_id`` that names no chat at all is the web frontend's temporary id for a
+    conversation the server has not seen yet (a guest's ``Date.now()``): the first answer
+    under it starts a new chat for the caller, later ones find that chat again. An id of
+    a chat the caller does not own stays a 404. The session row is locked while a chat is
+    chosen, so two first questions at once end up in one new chat, not in two.
     """
     if chat_id is not None:
-        return chat_get_for_caller(chat_id=chat_id, user=user, session_id=session.pk)
+        try:
+            return chat_get_for_caller(chat_id=chat_id, user=user, session_id=session.pk)
+        except NotFoundError:
+            if not 0 < chat_id <= BIGINT_MAX or Chat.objects.filter(pk=chat_id).exists():
+                raise
     with transaction.atomic():
         bound = AnalysisSession.objects.select_for_update().values_list("current_chat_id", flat=True).get(pk=session.pk)
-        if bound is not None:
+        if chat_id is not None:
+            known = chats_for_caller(user=user, session_id=session.pk).filter(client_chat_id=chat_id).first()
+            if known is not None:
+                return known
+        elif bound is not None:
             try:
                 return chat_get_for_caller(chat_id=bound, user=user, session_id=session.pk)
             except ApplicationError:
                 pass  # the bound chat is gone: start a new one
-        chat = chat_create(user=user, session_id=session.pk)
+        chat = chat_create(user=user, session_id=session.pk, client_chat_id=chat_id, fingerprint=fingerprint)
         session_message_info_set(session=session, chat_id=chat.pk, message_id=None)
     return chat
 
@@ -519,7 +533,7 @@ def chat_stream(
         run = AnswerRun(
             session=session, user=user, trace=trace, query=query, goal=goal_with_history(query=query, previous=previous)
         )
-        agents = planner_agents(user=user)
+        agents = planner_agents(user=user, session_id=session.pk)
         plan = plan_question(run, agents)
         planner_content = plan_markdown(complexity=plan.complexity, steps=plan.steps, unrelated_note=plan.unrelated)
         if not plan.steps:

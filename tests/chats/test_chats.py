@@ -76,7 +76,7 @@ def test_anonymous_caller_without_a_session_is_400(client, db):
 def test_unknown_or_someone_elses_session_is_404(client, ada):
     _, ada_client = ada
     owned = ada_client.post("/generate-session").json()["session_id"]
-    for session_id in ("made-up-by-the-client", owned):
+    for session_id in ("made-up-id", owned):
         response = client.post("/chats/", {}, format="json", HTTP_X_SESSION_ID=session_id)
         assert response.status_code == 404
         assert response.json()["code"] == "session_not_found"
@@ -414,6 +414,30 @@ def test_server_copy_of_a_client_question_returns_the_client_message(ada):
     other = chat_message_append(chat=chat, sender="user", content="Something else", origin=Message.Origin.SERVER)
     assert other.pk != stored.pk
     assert chat.messages.count() == 2
+
+
+def test_an_agent_question_is_stored_once_whoever_writes_first(ada):
+    """The frontend stores ``@data_viz_agent ...`` and /chat/data_viz_agent the question without the mention."""
+    _, client = ada
+    server = Message.Origin.SERVER
+    chat_id = client.post("/chats/", {}, format="json").json()["chat_id"]
+    posted = post_message(client, chat_id, "user", "@data_viz_agent  plot  price by area").json()
+    chat = Chat.objects.get(pk=chat_id)
+    stored = chat_message_append(chat=chat, sender="user", content="plot  price by area", origin=server)
+    assert stored.pk == posted["message_id"]
+    # The other order: the server's copy first, then the client's (mention kept).
+    answer = chat_message_append(chat=chat, sender="ai", content="chart", origin=server)
+    question = chat_message_append(chat=chat, sender="user", content="mean price", origin=server)
+    again = post_message(client, chat_id, "user", "@statistical_analytics_agent mean price").json()
+    assert again["message_id"] == question.pk
+    # A mention alone is not the same as an empty question.
+    assert chat_message_append(chat=chat, sender="user", content="@data_viz_agent").pk != question.pk
+    assert list(chat.messages.values_list("content", flat=True)) == [
+        "@data_viz_agent  plot  price by area",
+        answer.content,
+        "mean price",
+        "@data_viz_agent",
+    ]
 
 
 def test_full_exchange_with_both_writers_stores_each_message_once(ada):

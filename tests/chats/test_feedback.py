@@ -213,7 +213,46 @@ def test_another_sessions_feedback_is_404(db):
     # An anonymous session's settings fill the model fields too.
     assert rated["model_provider"] == "offline"
     _assert_feedback_hidden(stranger, Message.objects.get(pk=message_id))
-    assert APIClient().get(f"/feedback/message/{message_id}").json()["code"] == "session_required"
+    # Without any session id, a caller from another browser finds nothing either.
+    elsewhere = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="Other/1.0")
+    assert elsewhere.get(f"/feedback/message/{message_id}").json()["code"] == "feedback_not_found"
+    assert elsewhere.post(f"/feedback/message/{message_id}", {"rating": 1}, format="json").status_code == 404
+    assert MessageFeedback.objects.get(message_id=message_id).rating == 5
+
+
+BROWSER = {"REMOTE_ADDR": "198.51.100.7", "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0"}
+
+
+def _guest_answer(session_id: str) -> int:
+    """An answer in a chat that BROWSER created under its own session id (no credentials)."""
+    guest = APIClient(HTTP_X_SESSION_ID=session_id, **BROWSER)
+    chat_id = guest.post("/chats/", {"user_id": None, "is_admin": True}, format="json").json()["chat_id"]
+    guest.post(f"/chats/{chat_id}/messages", {"content": "How many rows?", "sender": "user"}, format="json")
+    answer = guest.post(f"/chats/{chat_id}/messages", {"content": "1704 rows.", "sender": "ai"}, format="json")
+    assert answer.status_code == 200
+    return answer.json()["message_id"]
+
+
+def test_sessionless_stars_rate_the_browsers_own_guest_answers(db):
+    message_id = _guest_answer("auto_1796013641317_z0yxulqct")
+    browser = APIClient(**BROWSER)  # exactly what the stars send: no session, no credentials
+    assert browser.get(f"/feedback/message/{message_id}").status_code == 404
+    body = {"message_id": message_id, "rating": 4, "model_name": "claude-opus-4-5-20251101",
+            "model_provider": "anthropic", "temperature": 0.7, "max_tokens": 6000}
+    rated = browser.post(f"/feedback/message/{message_id}", body, format="json")
+    assert rated.status_code == 200
+    assert (rated.json()["rating"], rated.json()["model_name"]) == (4, "claude-opus-4-5-20251101")
+    again = browser.get(f"/feedback/message/{message_id}")
+    assert (again.status_code, again.json()["rating"]) == (200, 4)
+
+
+def test_sessionless_stars_never_reach_another_browsers_or_a_users_messages(ada, answer):
+    guest_message = _guest_answer("auto_1796013641318_abcdefghi")
+    other_browser = APIClient(REMOTE_ADDR="198.51.100.7", HTTP_USER_AGENT="Firefox/140.0")
+    assert other_browser.post(f"/feedback/message/{guest_message}", {"rating": 1}, format="json").status_code == 404
+    # A signed-in user's answer is never reachable without their key, whatever the browser.
+    assert APIClient(**BROWSER).post(f"/feedback/message/{answer.pk}", {"rating": 1}, format="json").status_code == 404
+    assert not MessageFeedback.objects.exists()
 
 
 @pytest.mark.parametrize(

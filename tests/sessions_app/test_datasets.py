@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analytics.models import ModelUsage
+from sessions_app.models import Dataset
 from tests.conftest import csv_file
 
 pytestmark = pytest.mark.django_db
@@ -148,8 +149,9 @@ def test_description_from_preview(client):
     }
     response = client.post("/generate-description-from-preview", body, format="json")
     assert response.json() == {
-        "description": " exact_python_name: `Weather_2024` Dataset: `Weather_2024`: 2 rows x 3 columns; "
-        "each row is one day.\n"
+        "description": " exact_python_name: `Weather_2024` Dataset: Described from a preview sample of the "
+        "first 2 rows, not the whole file: counts, ranges and means below are the sample's.\n"
+        "`Weather_2024`: 2 sample rows x 3 columns; each row is one day.\n"
         "Daily readings.\n"
         "Columns:\n"
         "- city (text): city; 2 distinct values, e.g. Oslo, Lima.\n"
@@ -160,6 +162,36 @@ def test_description_from_preview(client):
     }
     usage = ModelUsage.objects.get()
     assert (usage.purpose, usage.provider, usage.session_id) == ("description", "offline", "")
+
+
+def test_an_uploaded_preview_description_states_the_real_shape(client, session_id):
+    """The frontend stores the preview's description with the upload: its note is restated."""
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "data" / "Housing.csv"
+    rows = list(csv.reader(path.open()))
+    preview = client.post(
+        "/generate-description-from-preview",
+        {"headers": rows[0], "rows": rows[1:11], "name": "Housing", "existingDescription": "CSV data from Housing.csv"},
+        format="json",
+        HTTP_X_SESSION_ID=session_id,
+    ).json()["description"]
+    assert "Described from a preview sample of the first 10 rows, not the whole file" in preview
+    assert "10 sample rows x 13 columns" in preview and "10 rows x" not in preview
+    uploaded = client.post(
+        "/upload_dataframe",
+        {"file": csv_file(path.read_bytes(), "Housing.csv"), "name": "Housing", "description": preview},
+        format="multipart",
+        HTTP_X_SESSION_ID=session_id,
+    )
+    assert uploaded.status_code == 200
+    stored = Dataset.objects.get(session_id=session_id, name=uploaded.json()["name"]).description
+    assert (
+        "Written from a preview of the first 10 rows; the dataset has 545 rows and 13 columns, so counts, "
+        "ranges and means below are the sample's, not the dataset's."
+    ) in stored
+    assert "Described from a preview sample" not in stored
 
 
 @pytest.mark.parametrize("body", [{"headers": ["a"]}, {"rows": [[1]]}, {"headers": [], "rows": [[1]]}])

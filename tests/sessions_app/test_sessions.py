@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from sessions_app.models import AnalysisSession, DatasetFile
+from tests.conftest import csv_file
 
 pytestmark = pytest.mark.django_db
 
@@ -61,15 +62,41 @@ def test_missing_session_id_is_400(client):
     assert response.json() == {"detail": "Session ID required", "code": "session_required"}
 
 
-def test_unknown_session_id_is_404(client):
-    response = client.get("/api/session-info", HTTP_X_SESSION_ID="made-up-by-the-client")
+def test_unknown_session_id_is_404_when_client_ids_are_off(client, settings):
+    settings.CLIENT_SESSION_IDS = False
+    response = client.get("/api/session-info", HTTP_X_SESSION_ID="auto_1796013641317_z0yxulqct")
     assert response.status_code == 404
     assert response.json()["code"] == "session_not_found"
+    assert not AnalysisSession.objects.filter(pk="auto_1796013641317_z0yxulqct").exists()
 
 
-def test_idle_session_expires(client, session_id):
+def test_short_unknown_session_id_is_404_and_never_created(client):
+    response = client.get("/api/session-info", HTTP_X_SESSION_ID="made-up-id")
+    assert response.status_code == 404
+    assert response.json()["code"] == "session_not_found"
+    assert not AnalysisSession.objects.filter(pk="made-up-id").exists()
+
+
+def test_idle_session_expires_when_client_ids_are_off(client, session_id, settings):
+    settings.CLIENT_SESSION_IDS = False
     AnalysisSession.objects.filter(pk=session_id).update(last_accessed_at=timezone.now() - timedelta(hours=73))
     assert client.get("/api/session-info", HTTP_X_SESSION_ID=session_id).status_code == 404
+
+
+def test_idle_anonymous_session_comes_back_fresh_under_its_id(client, session_id):
+    uploaded = client.post(
+        "/upload_dataframe",
+        {"file": csv_file("a,b\n1,2\n", "mine.csv"), "name": "mine", "description": "d"},
+        format="multipart",
+        HTTP_X_SESSION_ID=session_id,
+    )
+    assert uploaded.status_code == 200
+    AnalysisSession.objects.filter(pk=session_id).update(last_accessed_at=timezone.now() - timedelta(hours=73))
+    response = client.get("/api/session-info", HTTP_X_SESSION_ID=session_id)
+    assert response.status_code == 200
+    assert response.json()["session_id"] == session_id
+    assert response.json()["is_custom_dataset"] is False
+    assert [d["name"] for d in response.json()["datasets"]] == ["df"]
 
 
 def test_cleanup_command_removes_idle_sessions_and_their_files(client, session_id, django_capture_on_commit_callbacks):

@@ -52,13 +52,70 @@ USER_ROUTES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body"), USER_ROUTES)
-def test_anonymous_callers_are_401(client, make_user, method, path, body):
+READ_ROUTES = [route for route in USER_ROUTES if route[0] == "get"]
+WRITE_ROUTES = [route for route in USER_ROUTES if route[0] == "post"]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), READ_ROUTES)
+def test_anonymous_callers_without_a_session_read_the_defaults_never_the_named_users(
+    client, signed_in, method, path, body
+):
+    ada, ada_client = signed_in("ada")
+    assert toggle(ada_client, ada, "planner_preprocessing_agent", False).status_code == 200
+    response = client.get(path.format(id=ada.pk))
+    assert response.status_code == 200
+    enabled = sorted(item["template_name"] for item in response.json() if item["is_enabled"])
+    assert enabled == sorted(CORE_PLANNER)
+    assert all(item["usage_count"] == 0 for item in response.json())
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITE_ROUTES)
+def test_anonymous_callers_without_a_session_cannot_change_anything(client, make_user, method, path, body):
     user, _ = make_user("ada")
-    response = getattr(client, method)(path.format(id=user.pk), body, format="json")
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    response = client.post(path.format(id=user.pk), body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Session ID required", "code": "session_required"}
     assert UserTemplatePreference.objects.count() == 0
+
+
+def test_an_anonymous_sessions_preferences_are_its_own(client, signed_in):
+    ada, ada_client = signed_in("ada")
+    mine, theirs = "auto_1796013641317_z0yxulqct", "auto_1796013641999_abcdefghi"
+    # The web frontend's Temporary Login always names user 1, whoever that is.
+    response = client.post(
+        "/templates/user/1/bulk-toggle",
+        {"preferences": [{"template_id": template_id("planner_sk_learn_agent"), "is_enabled": False}]},
+        format="json",
+        HTTP_X_SESSION_ID=mine,
+    )
+    assert response.status_code == 200
+    assert [r["success"] for r in response.json()["results"]] == [True]
+    row = UserTemplatePreference.objects.get()
+    assert (row.user_id, row.session_id, row.template.name, row.is_enabled) == (
+        None, mine, "planner_sk_learn_agent", False
+    )
+
+    def enabled_for(session_id: str) -> list[str]:
+        body = client.get("/templates/user/1?variant_type=planner", HTTP_X_SESSION_ID=session_id).json()
+        return sorted(item["template_name"] for item in body if item["is_enabled"])
+
+    assert enabled_for(mine) == sorted(set(CORE_PLANNER) - {"planner_sk_learn_agent"})
+    assert enabled_for(theirs) == sorted(CORE_PLANNER)
+    assert sorted(enabled_names(ada_client, ada)) == sorted(CORE_PLANNER)
+    # The planner follows the session's choice.
+    from sessions_app.agents.services import planner_agents
+
+    assert sorted(spec.name for spec in planner_agents(user=None, session_id=mine)) == sorted(
+        set(CORE_PLANNER) - {"planner_sk_learn_agent"}
+    )
+
+
+def test_an_anonymous_caller_sending_a_users_session_is_404(client, signed_in):
+    _, ada_client = signed_in("ada")
+    owned = ada_client.post("/generate-session").json()["session_id"]
+    response = client.get("/templates/user/1", HTTP_X_SESSION_ID=owned)
+    assert response.status_code == 404
+    assert response.json()["code"] == "session_not_found"
 
 
 @pytest.mark.parametrize(("method", "path", "body"), USER_ROUTES)
@@ -92,7 +149,7 @@ def test_without_preference_rows_only_the_core_defaults_are_enabled(signed_in):
         "display_name": "Data Preprocessing Agent",
         "description": template.description,
         "template_category": "Data Manipulation",
-        "icon_url": "/icons/templates/preprocessing.svg",
+        "icon_url": "/icons/templates/preprocessing_agent.svg",
         "is_premium_only": False,
         "is_active": True,
         "is_enabled": True,

@@ -81,7 +81,40 @@ def test_the_migration_seeds_exactly_the_twelve_reference_templates():
         assert template.base_agent == base_agent
         assert template.owner is None
         assert template.is_active is True
-        assert template.icon_url.startswith("/icons/templates/") and template.icon_url.endswith(".svg")
+        base = template.name.removeprefix("planner_")
+        assert template.icon_url == "/icons/templates/" + SHIPPED_ICONS[base]
+
+
+# Icons the web frontend ships under /icons/templates/ (frontend-calls.md §10).
+FRONTEND_ICONS = {
+    "preprocessing_agent.svg", "sk_learn_agent.svg", "statsmodel.svg", "plotly.svg", "matplotlib.svg",
+    "seaborn.svg", "polars.svg", "numpy.svg", "scipy.png", "xgboost.png", "lightgbm.png", "pymc.png",
+    "data-cleaning.png", "feature-engineering.png",
+}
+SHIPPED_ICONS = {
+    "preprocessing_agent": "preprocessing_agent.svg",
+    "statistical_analytics_agent": "statsmodel.svg",
+    "sk_learn_agent": "sk_learn_agent.svg",
+    "data_viz_agent": "plotly.svg",
+    "feature_engineering_agent": "feature-engineering.png",
+    "polars_agent": "polars.svg",
+}
+
+
+def test_every_seeded_icon_is_one_the_frontend_ships():
+    icons = {t.icon_url for t in AgentTemplate.objects.filter(owner=None)}
+    assert {icon.removeprefix("/icons/templates/") for icon in icons} <= FRONTEND_ICONS
+    assert len(icons) == 6
+
+
+def test_icon_migration_is_reversible_and_keeps_edited_icons():
+    module = importlib.import_module("templates.migrations.0004_seeded_icons_the_frontend_ships")
+    AgentTemplate.objects.filter(name="polars_agent").update(icon_url="/icons/templates/numpy.svg")
+    module.backwards(django_apps, None)
+    assert AgentTemplate.objects.get(name="planner_data_viz_agent").icon_url == "/icons/templates/data_viz.svg"
+    module.forwards(django_apps, None)
+    assert AgentTemplate.objects.get(name="planner_data_viz_agent").icon_url == "/icons/templates/plotly.svg"
+    assert AgentTemplate.objects.get(name="polars_agent").icon_url == "/icons/templates/numpy.svg"
 
 
 def test_seeded_prompts_state_data_rules_libraries_and_planner_duties():
@@ -132,7 +165,7 @@ def test_template_list_has_the_reference_shape(client):
     assert viz["description"] == template.description
     assert viz["prompt_template"] == template.prompt
     assert viz["template_category"] == "Data Visualization"
-    assert viz["icon_url"] == "/icons/templates/data_viz.svg"
+    assert viz["icon_url"] == "/icons/templates/plotly.svg"
     assert (viz["is_premium_only"], viz["is_active"], viz["usage_count"]) == (False, True, 0)
     assert viz["created_at"].endswith("Z")
 
