@@ -15,6 +15,10 @@ from django.db import models
 from django.utils import timezone
 
 
+def new_report_uuid() -> str:
+    return str(uuid.uuid4())
+
+
 class DeepAnalysisReport(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
@@ -24,7 +28,7 @@ class DeepAnalysisReport(models.Model):
 
     ACTIVE = (Status.PENDING, Status.RUNNING)
 
-    report_uuid = models.CharField(max_length=64, unique=True, default=uuid.uuid4)
+    report_uuid = models.CharField(max_length=64, unique=True, default=new_report_uuid)
     # The web frontend's own id for the run (`report_<ms>`), once it is known to be this run.
     client_uuid = models.CharField(max_length=64, blank=True, db_index=True)
     user = models.ForeignKey(
