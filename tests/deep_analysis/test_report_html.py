@@ -26,7 +26,7 @@ def test_markdown_keeps_formatting_and_drops_every_script_and_handler():
         "<p><strong>Bold</strong> and <em>em</em></p>\n<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"
     )
     assert markdown_safe("<script>alert(1)</script>") == "<p>&lt;script&gt;alert(1)&lt;/script&gt;</p>\n"
-    assert markdown_safe('<img src=x onerror="alert(1)">') == "<p>&lt;img src=x onerror=\"alert(1)\"&gt;</p>\n"
+    assert markdown_safe('<img src=x onerror="alert(1)">') == '<p>&lt;img src=x onerror="alert(1)"&gt;</p>\n'
     assert markdown_safe("[x](javascript:alert(1))") == "<p>[x](javascript:alert(1))</p>\n"
     assert markdown_safe("[x](https://example.org)") == (
         '<p><a href="https://example.org" rel="noopener noreferrer nofollow">x</a></p>\n'
@@ -100,8 +100,8 @@ def test_a_hostile_dataset_and_goal_render_inert_in_a_real_browser(client, sessi
             lambda d: d.execute_script("return document.querySelectorAll('.figure .main-svg').length") >= figures
         )
         try:
-            driver.switch_to.alert
-            raise AssertionError("an alert opened")
+            alert = driver.switch_to.alert
+            raise AssertionError(f"an alert opened: {alert.text}")
         except NoAlertPresentException:
             pass
         assert driver.title == "Deep Analysis Report"
