@@ -81,12 +81,24 @@ def _one_run(session_id: str, workers: int, sandbox_ms: list[float]) -> dict:
     return {"wall": wall, "lm": float(lm), "sandbox": sum(sandbox_ms), "calls": len(report.usage_ids)}
 
 
-def in_process(runs: int) -> None:
+def in_process(runs: int, latency_ms: float = 0.0) -> None:
+    """``latency_ms``: a simulated provider round trip added to every LM call (the offline
+    engine answers in milliseconds; a hosted model takes seconds, idle for us)."""
     _setup()
     from django.conf import settings
 
+    from deep_analysis import offline
     from sessions_app.agents import services as agent_services
 
+    engine_complete = offline.DeepOfflineEngine.complete
+
+    def slow_complete(self, request):
+        time.sleep(latency_ms / 1000)
+        return engine_complete(self, request)
+
+    offline.DeepOfflineEngine.complete = slow_complete if latency_ms else engine_complete
+    if getattr(agent_services.sandbox_run, "bench_timed", False):
+        agent_services.sandbox_run = agent_services.sandbox_run.original
     original = agent_services.sandbox_run
     sandbox_ms: list[float] = []
 
@@ -97,6 +109,7 @@ def in_process(runs: int) -> None:
         finally:
             sandbox_ms.append((time.perf_counter() - started) * 1000)
 
+    timed.bench_timed, timed.original = True, original
     agent_services.sandbox_run = timed
     session_id = _session()
     _one_run(session_id, 1, sandbox_ms)  # warm-up: sandbox start, imports, dataset context
@@ -123,7 +136,9 @@ def in_process(runs: int) -> None:
     seq = percentile([item["wall"] for item in results["sequential"]], 50)
     par = percentile([item["wall"] for item in results["parallel"]], 50)
     print_table(
-        f"Deep analysis, 5 questions on Housing, offline engine ({runs} runs per mode, ms)",
+        f"Deep analysis, 5 questions on Housing, offline engine"
+        f"{f' + {latency_ms:g} ms simulated provider latency per LM call' if latency_ms else ''} "
+        f"({runs} runs per mode, ms)",
         ["mode", "wall p50", "wall min", "LM p50", "sandbox p50", "our overhead p50", "LM calls"],
         rows,
         f"Parallel speed-up at p50: {seq / par:.2f}x. LM time is the offline engine's own work; "
@@ -171,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = os.environ.get("DATA_DIR")
     try:
         in_process(runs)
+        in_process(max(1, runs // 2 + 1), latency_ms=500)
         reconnects()
     finally:
         if data_dir is None and os.environ.get("DATA_DIR", "").startswith(tempfile.gettempdir()):
