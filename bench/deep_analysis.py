@@ -39,6 +39,16 @@ def _setup() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    from codeexec.client import SandboxUnavailableError, sandbox_run
+
+    deadline = time.monotonic() + 180
+    while True:  # the sandbox starts with the process; on a loaded machine that takes a while
+        try:
+            sandbox_run(blocks=[{"name": "warm", "code": "print(1)"}], datasets=[])
+            return
+        except SandboxUnavailableError:
+            if time.monotonic() > deadline:
+                raise
 
 
 def _session() -> str:
