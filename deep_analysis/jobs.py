@@ -104,7 +104,9 @@ def deep_analysis_job(report_id: int, *, agent_workers: int | None = None) -> di
 def _job(report_id: int, *, agent_workers: int | None) -> dict | None:
     if not services.report_mark_running(report_id=report_id):
         return None
-    report = DeepAnalysisReport.objects.select_related("user").get(pk=report_id)
+    report = DeepAnalysisReport.objects.select_related("user").filter(pk=report_id).first()
+    if report is None:
+        return None  # deleted meanwhile
     with _lock:
         cancel = _cancel_events.setdefault(report_id, threading.Event())
     trace = CallTrace(session_id=report.session_id, user=report.user, is_streaming=True)
