@@ -76,6 +76,17 @@ def test_a_run_outlives_its_request_and_a_websocket_client_follows_it_to_the_end
         # A client that comes back later replays the whole run from the table.
         again = asyncio.run(asyncio.wait_for(_follow(port, uuid, session_id, after=0), 60))
         assert [e["sequence"] for e in again] == list(range(1, final["sequence"] + 1))
+
+        # The frontend's calls after a run: download by its own id, find it, delete it.
+        headers = {"X-Session-ID": session_id}
+        client_id = f"report_{int(time.time() * 1000)}"
+        status, html = live.request(port, "POST", f"/deep_analysis/download_from_db/{client_id}", headers=headers)
+        assert status == 200 and html.startswith(b"<!DOCTYPE html>") and b"Plotly" in html
+        status, listed = live.request(port, "GET", "/deep_analysis/reports", headers=headers)
+        assert [r["report_uuid"] for r in listed] == [uuid]
+        status, body = live.request(port, "DELETE", f"/deep_analysis/reports/{client_id}", headers=headers)
+        assert (status, body) == (200, {"message": f"Report {client_id} deleted successfully"})
+        assert live.request(port, "GET", f"/deep_analysis/reports/uuid/{uuid}", headers=headers)[0] == 404
     finally:
         live.stop(server)
 
