@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from bench import chat, datasets, quality, sandbox
+from bench import chat, datasets, deep_analysis, quality, sandbox
 
-SUITES = {"datasets": datasets.main, "sandbox": sandbox.main, "chat": chat.main, "quality": quality.main}
+SUITES = {
+    "datasets": datasets.main,
+    "sandbox": sandbox.main,
+    "chat": chat.main,
+    "quality": quality.main,
+    "deep_analysis": deep_analysis.main,
+}
 
 
 def main() -> int:

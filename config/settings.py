@@ -241,6 +241,15 @@ ANSWER_TIMEOUT_SECONDS = env.float("ANSWER_TIMEOUT_SECONDS", default=300.0)
 CODE_FIX_ATTEMPTS = env.int("CODE_FIX_ATTEMPTS", default=3)
 # Background work (naming chats) runs inline instead of on worker threads: for the tests.
 BACKGROUND_TASKS_EAGER = env.bool("BACKGROUND_TASKS_EAGER", default=False)
+# --- deep analysis ----------------------------------------------------------------------
+# Runs at once in one web process (the rest wait in its queue), and agent tasks at once per run.
+DEEP_ANALYSIS_WORKERS = env.int("DEEP_ANALYSIS_WORKERS", default=2)
+DEEP_ANALYSIS_AGENT_WORKERS = env.int("DEEP_ANALYSIS_AGENT_WORKERS", default=4)
+# Unfinished runs one caller may have before a new one is a 429.
+DEEP_ANALYSIS_MAX_ACTIVE_PER_CALLER = env.int("DEEP_ANALYSIS_MAX_ACTIVE_PER_CALLER", default=2)
+# A run's process touches its rows this often; a row silent for STALE seconds is failed.
+DEEP_ANALYSIS_HEARTBEAT_SECONDS = env.float("DEEP_ANALYSIS_HEARTBEAT_SECONDS", default=10.0)
+DEEP_ANALYSIS_STALE_SECONDS = env.float("DEEP_ANALYSIS_STALE_SECONDS", default=60.0)
 # DSPy/LiteLLM must not fetch a price map from the network, and cache under DATA_DIR.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("DSPY_CACHEDIR", str(DATA_DIR / "dspy-cache"))
