@@ -150,6 +150,16 @@ ALLOW_ANONYMOUS = env.bool("ALLOW_ANONYMOUS", default=True)
 ANALYSIS_SESSION_IDLE_HOURS = env.float("SESSION_IDLE_HOURS", default=72.0)
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
+# --- analytics ------------------------------------------------------------------------
+# The operator's key for /analytics/* (header X-Admin-API-Key). No default: unset, key
+# auth is off and only staff users (API key or admin login) read analytics.
+ADMIN_API_KEY = env.str("ADMIN_API_KEY", default="")
+# Accept ?admin_api_key= too (the web frontend's feedback proxy sends it so). Off by
+# default: URLs land in proxy logs, browser history and Referer headers.
+ANALYTICS_ALLOW_QUERY_KEY = env.bool("ANALYTICS_ALLOW_QUERY_KEY", default=False)
+# The realtime feed recomputes the users page's session stats at most this often.
+ANALYTICS_SESSION_STATS_INTERVAL_SECONDS = env.float("ANALYTICS_SESSION_STATS_INTERVAL_SECONDS", default=2.0)
+
 
 # --- code sandbox ---------------------------------------------------------------------
 def _sandbox_socket() -> str:
@@ -207,6 +217,7 @@ CORS_ALLOW_HEADERS = [
     "authorization",
     "content-type",
     "x-api-key",
+    "x-admin-api-key",
     "x-session-id",
     "x-force-refresh",
     "x-csrftoken",

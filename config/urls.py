@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("sessions_app.agents.urls")),
     path("templates/", include("templates.urls")),
     path("", include("chats.urls")),
+    path("analytics/", include("analytics.urls")),
 ]
 
 handler400 = "config.errors.json_bad_request"
