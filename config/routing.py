@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from analytics.routing import websocket_urlpatterns as analytics_websockets
+
+websocket_urlpatterns: list = [*analytics_websockets]
