@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/health", HealthDetailApi.as_view()),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/analytics/", include("analytics.dashboard")),
     path("admin/", admin.site.urls),
     path("", include("sessions_app.urls")),
     path("", include("codeexec.urls")),
