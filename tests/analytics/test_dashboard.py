@@ -25,6 +25,16 @@ def staff_browser(db) -> Client:
 
 
 @pytest.fixture
+def superuser_browser(db) -> Client:
+    from chats.models import User
+
+    User.objects.create_superuser(username="boss", email="boss@example.com", password="pw-123456!")
+    browser = Client()
+    assert browser.login(username="boss", password="pw-123456!")
+    return browser
+
+
+@pytest.fixture
 def usage(db):
     usage_row(model="gpt-5-mini", prompt=600, completion=400, cost="0.00095")
     usage_row(model="=HYPERLINK(1)", prompt=10, completion=0, cost="0.00001", days_ago=2)
@@ -111,3 +121,21 @@ def test_export_json(staff_browser, usage):
 def test_unknown_export_is_404(staff_browser):
     assert staff_browser.get("/admin/analytics/dashboard/export/secrets.csv").status_code == 404
     assert staff_browser.get("/admin/analytics/dashboard/export/models.exe").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "/admin/analytics/modelusage/?q=gpt&timestamp__year=2026",
+        "/admin/codeexec/codeexecution/?q=print&is_successful__exact=0",
+        "/admin/chats/messagefeedback/?rating__exact=5",
+        "/admin/chats/chat/?q=x",
+    ],
+)
+def test_operator_lists_search_and_filter(superuser_browser, usage, changelist):
+    assert superuser_browser.get(changelist).status_code == 200
+
+
+def test_usage_list_links_the_dashboard(superuser_browser):
+    html = superuser_browser.get("/admin/analytics/modelusage/").content.decode()
+    assert 'href="/admin/analytics/dashboard/"' in html
