@@ -7,8 +7,8 @@
   const dataUrl = root.dataset.dataUrl + "?period=" + encodeURIComponent(period);
   const live = document.getElementById("an-live");
   const log = document.getElementById("an-log");
-  const layoutBase = { margin: { t: 40, r: 20, b: 60, l: 60 }, height: 320, legend: { orientation: "h" } };
-  const config = { responsive: true, displaylogo: false };
+  const layoutBase = { margin: { t: 50, r: 50, b: 60, l: 60 }, height: 320, legend: { orientation: "h" } };
+  const config = { responsive: true, displaylogo: false, displayModeBar: "hover" };
   let latest = null;
 
   function fmt(name, value) {
@@ -28,7 +28,7 @@
   function column(rows, key) { return rows.map(function (row) { return row[key]; }); }
 
   function plot(id, traces, title, extra) {
-    Plotly.react(id, traces, Object.assign({}, layoutBase, { title: { text: title } }, extra || {}), config);
+    Plotly.react(id, traces, Object.assign({}, layoutBase, { title: { text: title, x: 0.02, xanchor: "left" } }, extra || {}), config);
   }
 
   function drawCharts(tables) {
