@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +26,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
-from django.utils import timezone
 
 from analytics import selectors
 from analytics.models import ModelUsage
@@ -82,13 +82,18 @@ def broadcast(messages: list[tuple[str, dict[str, Any]]]) -> None:
         logger.warning("Analytics broadcast failed: %r", error)
 
 
+def _utc_day(moment: datetime) -> date:
+    """Analytics days are UTC days (as in ``analytics.selectors``)."""
+    return moment.astimezone(UTC).date()
+
+
 def _float(value: Decimal | float) -> float:
     return round(float(value), 7)
 
 
 def usage_events(usage: ModelUsage) -> list[tuple[str, dict[str, Any]]]:
     """The frames for one committed usage row (reads the day's counts for the users feed)."""
-    day = timezone.localdate(usage.timestamp)
+    day = _utc_day(usage.timestamp)
     messages: list[tuple[str, dict[str, Any]]] = [
         (
             DASHBOARD_GROUP,
@@ -132,7 +137,7 @@ def code_execution_event(execution, *, created: bool) -> list[tuple[str, dict[st
             DASHBOARD_GROUP,
             {
                 "type": "code_execution_update",
-                "date": timezone.localdate(execution.updated_at).isoformat(),
+                "date": _utc_day(execution.updated_at).isoformat(),
                 "created": created,
                 "execution_id": execution.pk,
                 "is_successful": execution.is_successful,
@@ -150,7 +155,7 @@ def feedback_event(feedback) -> list[tuple[str, dict[str, Any]]]:
             DASHBOARD_GROUP,
             {
                 "type": "feedback_update",
-                "date": timezone.localdate(feedback.updated_at).isoformat(),
+                "date": _utc_day(feedback.updated_at).isoformat(),
                 "feedback_id": feedback.pk,
                 "rating": feedback.rating,
                 "model_name": feedback.model_name or "",

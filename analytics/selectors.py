@@ -15,7 +15,7 @@ calendar day from the window's first day to today inclusive.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +23,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import (
     Avg,
     Case,
+    CharField,
     Count,
     F,
+    Func,
     Max,
     Min,
     OuterRef,
@@ -35,7 +37,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from analytics.models import ModelUsage
@@ -80,6 +81,29 @@ def _day(value: date | datetime) -> str:
     return value.strftime("%Y-%m-%d")
 
 
+class UtcDay(Func):
+    """The UTC calendar day of a datetime as ``YYYY-MM-DD`` text, computed by the database.
+
+    Analytics days are UTC days whatever ``TIME_ZONE`` says (the reference's rule). On
+    SQLite, Django stores aware datetimes as UTC text, so the day is its first ten
+    characters: an index-friendly string operation, where ``TruncDate`` calls a Python
+    function for every row (about 10x slower over a million rows)."""
+
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="SUBSTR(%(expressions)s, 1, 10)", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
+def _day_range(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
 def _money(value: Decimal | float | None) -> float:
     return round(float(value or 0), 7)
 
@@ -100,10 +124,10 @@ def _totals_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _daily_usage(queryset: QuerySet[ModelUsage], window: Window) -> list[dict[str, Any]]:
-    rows = queryset.annotate(day=TruncDate("timestamp")).values("day").annotate(**_TOTALS).order_by("day")
+    rows = queryset.annotate(day=UtcDay("timestamp")).values("day").annotate(**_TOTALS).order_by("day")
     by_day = {row["day"]: _totals_row(row) for row in rows}
     empty = {"tokens": 0, "cost": 0.0, "requests": 0}
-    return [{"date": _day(day), **by_day.get(day, empty)} for day in window.dates()]
+    return [{"date": _day(day), **by_day.get(_day(day), empty)} for day in window.dates()]
 
 
 # --- usage -----------------------------------------------------------------------------
@@ -188,7 +212,7 @@ def users_activity(*, window: Window) -> dict[str, Any]:
     active = (
         _usage_in(window)
         .filter(user__isnull=False)
-        .annotate(day=TruncDate("timestamp"))
+        .annotate(day=UtcDay("timestamp"))
         .values("day")
         .annotate(active=Count("user", distinct=True), sessions=Count("chat", distinct=True))
         .order_by("day")
@@ -197,7 +221,7 @@ def users_activity(*, window: Window) -> dict[str, Any]:
         get_user_model()
         .objects.annotate(first_seen=_first_usage_day())
         .filter(first_seen__gte=window.start, first_seen__lte=window.end)
-        .annotate(day=TruncDate("first_seen"))
+        .annotate(day=UtcDay("first_seen"))
         .values("day")
         .annotate(count=Count("id"))
         .order_by("day")
@@ -206,12 +230,12 @@ def users_activity(*, window: Window) -> dict[str, Any]:
     new_by_day = {row["day"]: row["count"] for row in new_users}
     activity = []
     for day in window.dates():
-        row = active_by_day.get(day, {"active": 0, "sessions": 0})
+        row = active_by_day.get(_day(day), {"active": 0, "sessions": 0})
         activity.append(
             {
                 "date": _day(day),
                 "activeUsers": row["active"],
-                "newUsers": new_by_day.get(day, 0),
+                "newUsers": new_by_day.get(_day(day), 0),
                 "sessions": row["sessions"],
             }
         )
@@ -220,8 +244,7 @@ def users_activity(*, window: Window) -> dict[str, Any]:
 
 def user_activity_on(*, day: date) -> dict[str, int]:
     """The ``users_activity`` entry of one day (what the realtime feed sends)."""
-    start = datetime.combine(day, datetime.min.time(), tzinfo=timezone.get_current_timezone())
-    end = start + timedelta(days=1)
+    start, end = _day_range(day)
     today = ModelUsage.objects.filter(user__isnull=False, timestamp__gte=start, timestamp__lt=end)
     counts = today.aggregate(active=Count("user", distinct=True), sessions=Count("chat", distinct=True))
     new = (
@@ -235,7 +258,7 @@ def user_activity_on(*, day: date) -> dict[str, int]:
 
 def users_session_stats(*, now: datetime | None = None) -> dict[str, Any]:
     """Sessions are chats: queries per chat, and first-to-last usage time of chats that lasted > 0 s."""
-    today = (now or timezone.now()).date()
+    today = (now or timezone.now()).astimezone(UTC).date()
     with_user = ModelUsage.objects.filter(user__isnull=False)
     per_chat = ModelUsage.objects.filter(chat__isnull=False).values("chat_id")
     queries = per_chat.aggregate(requests=Count("id"), chats=Count("chat", distinct=True))
@@ -245,7 +268,10 @@ def users_session_stats(*, now: datetime | None = None) -> dict[str, Any]:
     durations = [(row["last"] - row["first"]).total_seconds() for row in spans.values("first", "last")]
     return {
         "totalUsers": with_user.values("user_id").distinct().count(),
-        "activeToday": with_user.filter(timestamp__date=today).values("user_id").distinct().count(),
+        "activeToday": with_user.filter(timestamp__gte=_day_range(today)[0], timestamp__lt=_day_range(today)[1])
+        .values("user_id")
+        .distinct()
+        .count(),
         "avgQueriesPerSession": round(_ratio(queries["requests"], queries["chats"]), 1),
         "avgSessionTime": int(sum(durations) / len(durations)) if durations else 0,
     }
@@ -260,7 +286,7 @@ def models_history(*, window: Window) -> dict[str, Any]:
     order = list(usage.values("model_name").annotate(tokens=Sum("total_tokens")).order_by("-tokens", "model_name"))
     names = [row["model_name"] for row in order]
     rows = (
-        usage.annotate(day=TruncDate("timestamp"))
+        usage.annotate(day=UtcDay("timestamp"))
         .values("day", "model_name")
         .annotate(tokens=Sum("total_tokens"), requests=Count("id"))
     )
@@ -269,7 +295,7 @@ def models_history(*, window: Window) -> dict[str, Any]:
     for day in window.dates():
         models = []
         for name in names:
-            cell = cells.get((day, name))
+            cell = cells.get((_day(day), name))
             models.append(
                 {
                     "name": name,
@@ -341,7 +367,7 @@ def costs_projections(*, now: datetime | None = None) -> dict[str, Any]:
     window = window_for_period("30d", now=now)
     usage = _usage_in(window)
     totals = _totals_row(usage.aggregate(**_TOTALS))
-    active_days = usage.annotate(day=TruncDate("timestamp")).values("day").distinct().count() or 1
+    active_days = usage.annotate(day=UtcDay("timestamp")).values("day").distinct().count() or 1
     daily_cost = totals["cost"] / active_days
     daily_tokens = totals["tokens"] / active_days
     return {
@@ -356,8 +382,9 @@ def costs_projections(*, now: datetime | None = None) -> dict[str, Any]:
 
 
 def costs_today(*, now: datetime | None = None) -> dict[str, Any]:
-    today = (now or timezone.now()).date()
-    totals = _totals_row(ModelUsage.objects.filter(timestamp__date=today).aggregate(**_TOTALS))
+    today = (now or timezone.now()).astimezone(UTC).date()
+    start, end = _day_range(today)
+    totals = _totals_row(ModelUsage.objects.filter(timestamp__gte=start, timestamp__lt=end).aggregate(**_TOTALS))
     return {"date": _day(today), **totals}
 
 
@@ -678,11 +705,11 @@ def feedback_summary(*, window: Window) -> dict[str, Any]:
         .annotate(total=Count("id"), avg=Avg("rating"))
         .order_by("-avg", "model_name")
     )
-    daily = feedback.annotate(day=TruncDate("created_at")).values("day").annotate(avg=Avg("rating"), count=Count("id"))
+    daily = feedback.annotate(day=UtcDay("created_at")).values("day").annotate(avg=Avg("rating"), count=Count("id"))
     by_day = {row["day"]: row for row in daily}
     trend = []
     for day in window.dates():
-        row = by_day.get(day)
+        row = by_day.get(_day(day))
         # 0 (with count 0), not null, on days without ratings: the frontend formats it.
         trend.append(
             {
