@@ -16,7 +16,6 @@ import random
 import tempfile
 import time
 from datetime import timedelta
-from decimal import Decimal
 
 from bench.datasets import percentile, print_table
 
@@ -40,42 +39,61 @@ def _setup(data_dir: str) -> None:
 
 
 def seed(rows: int, batch: int = 20_000) -> float:
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from analytics.models import ModelUsage
     from chats.models import Chat, User
     from sessions_app.catalogue import MODELS
 
+    User.objects.all().delete()
     users = User.objects.bulk_create(User(username=f"u{i}", email=f"u{i}@example.com") for i in range(50))
     chats = Chat.objects.bulk_create(Chat(user=users[i % 50], title=f"c{i}") for i in range(5000))
     models = [(entry.provider, entry.model, entry.input_per_1k, entry.output_per_1k) for entry in MODELS]
     rng = random.Random(11)
     now = timezone.now()
     step = timedelta(days=SPREAD_DAYS) / rows
+    table = ModelUsage._meta.db_table
+    columns = (
+        "user_id, chat_id, message_id, session_id, purpose, agent_name, model_name, provider, prompt_tokens, "
+        "completion_tokens, total_tokens, tokens_estimated, query_size, response_size, cost, is_streaming, "
+        "request_time_ms, timestamp"
+    )
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 18)})"
+    adapt = connection.ops.adapt_datetimefield_value
     started = time.perf_counter()
+    # Plain executemany in batches: building a million model instances would dominate the run.
     for first in range(0, rows, batch):
-        objects = []
+        values = []
         for index in range(first, min(rows, first + batch)):
             provider, model, price_in, price_out = models[index % len(models)]
             prompt, completion = rng.randint(200, 4000), rng.randint(0, 1500)
             chat = chats[index % 5000] if index % 10 else None
-            objects.append(
-                ModelUsage(
-                    user_id=chat.user_id if chat else None,
-                    chat_id=chat.pk if chat else None,
-                    purpose="agent",
-                    provider=provider,
-                    model_name=model,
-                    prompt_tokens=prompt,
-                    completion_tokens=completion,
-                    total_tokens=prompt + completion,
-                    cost=Decimal(str(round(prompt / 1000 * price_in + completion / 1000 * price_out, 7))),
-                    request_time_ms=rng.randint(100, 9000),
-                    timestamp=now - step * index,
+            cost = round(prompt / 1000 * price_in + completion / 1000 * price_out, 7)
+            values.append(
+                (
+                    chat.user_id if chat else None,
+                    chat.pk if chat else None,
+                    None,
+                    "bench",
+                    "agent",
+                    "",
+                    model,
+                    provider,
+                    prompt,
+                    completion,
+                    prompt + completion,
+                    False,
+                    0,
+                    0,
+                    str(cost),
+                    False,
+                    rng.randint(100, 9000),
+                    adapt(now - step * index),
                 )
             )
-        ModelUsage.objects.bulk_create(objects)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(insert, values)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return time.perf_counter() - started
@@ -115,10 +133,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--data-dir", help="reuse (or create) this scratch DATA_DIR instead of a new one")
     args = parser.parse_args(argv)
-    _setup(tempfile.mkdtemp(prefix="analyst-bench-analytics-"))
-    seconds = seed(args.rows)
-    print(f"seeded {args.rows:,} usage rows in {seconds:.1f} s ({args.rows / 30 * 30 / SPREAD_DAYS:,.0f} per 30 days)")
+    _setup(args.data_dir or tempfile.mkdtemp(prefix="analyst-bench-analytics-"))
+    from analytics.models import ModelUsage
+
+    if ModelUsage.objects.count() != args.rows:
+        ModelUsage.objects.all().delete()
+        seconds = seed(args.rows)
+        print(f"seeded {args.rows:,} usage rows in {seconds:.1f} s ({args.rows * 30 // SPREAD_DAYS:,} per 30 days)")
 
     from django.test import Client
 
