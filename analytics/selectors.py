@@ -104,6 +104,11 @@ def _day_range(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def _iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, like every other datetime of the API."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _money(value: Decimal | float | None) -> float:
     return round(float(value or 0), 7)
 
@@ -191,8 +196,8 @@ def usage_users(*, limit: int, offset: int, now: datetime | None = None) -> dict
                 "user_id": str(row["user_id"]),
                 "username": row["user__username"],
                 **_totals_row(row),
-                "first_seen": row["first_seen"].isoformat(),
-                "last_seen": row["last_seen"].isoformat(),
+                "first_seen": _iso(row["first_seen"]),
+                "last_seen": _iso(row["last_seen"]),
             }
             for row in rows
         ],
@@ -587,8 +592,8 @@ def executions_detailed(
             "chat_id": row.chat_id,
             "user_id": row.user_id,
             "agent_name": row.agent_name,
-            "created_at": row.created_at.isoformat(),
-            "updated_at": row.updated_at.isoformat(),
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
             "is_successful": row.is_successful,
             "model_info": {
                 "provider": row.model_provider,
@@ -623,8 +628,8 @@ def executions_by_user(*, window: Window, limit: int) -> dict[str, Any]:
                 "successful_executions": row["ok"],
                 "failed_executions": row["total"] - row["ok"],
                 "success_rate": round(_ratio(row["ok"], row["total"]), 4),
-                "first_execution": row["first"].isoformat(),
-                "latest_execution": row["latest"].isoformat(),
+                "first_execution": _iso(row["first"]),
+                "latest_execution": _iso(row["latest"]),
             }
             for row in rows
         ],
@@ -760,7 +765,7 @@ def feedback_detailed(
             "model_provider": row.model_provider or "",
             "temperature": row.temperature,
             "max_tokens": row.max_tokens,
-            "created_at": row.created_at.isoformat(),
+            "created_at": _iso(row.created_at),
             "message_preview": _preview(row.message.content, 200),
             "message_sender": row.message.sender,
         }
@@ -786,5 +791,5 @@ def public_ticker() -> dict[str, Any]:
         "total_signups": get_user_model().objects.count(),
         "total_tokens": int(totals["tokens"] or 0),
         "total_requests": int(totals["requests"] or 0),
-        "last_updated": timezone.now().isoformat(),
+        "last_updated": _iso(timezone.now()),
     }

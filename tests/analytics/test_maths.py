@@ -169,6 +169,7 @@ def test_users_and_paging(rows, admin_client):
         (str(rows["ada"].pk), 3000, 0.01295, 2),
         (str(rows["bob"].pk), 500, 0.0001, 1),
     ]
+    assert body["users"][0]["first_seen"].endswith("Z") and body["users"][0]["username"] == "ada"
     page = admin_client.get("/analytics/users?limit=1&offset=1").json()
     assert [u["user_id"] for u in page["users"]] == [str(rows["bob"].pk)]
     assert (page["limit"], page["offset"], page["total"]) == (1, 1, 2)
