@@ -138,22 +138,43 @@ def _daily_usage(queryset: QuerySet[ModelUsage], window: Window) -> list[dict[st
 # --- usage -----------------------------------------------------------------------------
 
 
+def _rollup(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, Any]]:
+    """Sums grouped rows (a few hundred: day x model) by one of their keys, exactly."""
+    sums: dict[Any, dict[str, Any]] = {}
+    for row in rows:
+        entry = sums.setdefault(row[key], {"tokens": 0, "cost": Decimal(0), "requests": 0})
+        entry["tokens"] += row["tokens"] or 0
+        entry["cost"] += Decimal(row["cost"] or 0)
+        entry["requests"] += row["requests"]
+    return sums
+
+
 def usage_dashboard(*, window: Window) -> dict[str, Any]:
+    """Two passes over the window's rows: by (day, model) and by user. Totals, the daily
+    series and the model list are sums of the first; user counts come from the second."""
     usage = _usage_in(window)
-    totals = usage.aggregate(**_TOTALS, users=Count("user", distinct=True))
-    models = usage.values("model_name").annotate(**_TOTALS).order_by("-tokens", "model_name")
-    top_users = (
-        usage.filter(user__isnull=False).values("user_id").annotate(**_TOTALS).order_by("-tokens", "user_id")[:10]
+    cells = list(usage.annotate(day=UtcDay("timestamp")).values("day", "model_name").annotate(**_TOTALS))
+    by_day, by_model = _rollup(cells, "day"), _rollup(cells, "model_name")
+    per_user = [row for row in usage.values("user_id").annotate(**_TOTALS) if row["user_id"] is not None]
+    top_users = sorted(per_user, key=lambda row: (-(row["tokens"] or 0), row["user_id"]))[:10]
+    total = _totals_row(
+        {
+            "tokens": sum(entry["tokens"] for entry in by_model.values()),
+            "cost": sum((entry["cost"] for entry in by_model.values()), Decimal(0)),
+            "requests": sum(entry["requests"] for entry in by_model.values()),
+        }
     )
-    total = _totals_row(totals)
+
+    empty = {"tokens": 0, "cost": 0, "requests": 0}
+    models = sorted(by_model.items(), key=lambda item: (-item[1]["tokens"], item[0]))
     return {
         "total_tokens": total["tokens"],
         "total_cost": total["cost"],
         "total_requests": total["requests"],
-        "total_users": int(totals["users"] or 0),
+        "total_users": len(per_user),
         "avg_cost_per_request": round(_ratio(total["cost"], total["requests"]), 7),
-        "daily_usage": _daily_usage(usage, window),
-        "model_usage": [{"model_name": row["model_name"], **_totals_row(row)} for row in models],
+        "daily_usage": [{"date": _day(day), **_totals_row(by_day.get(_day(day), empty))} for day in window.dates()],
+        "model_usage": [{"model_name": name, **_totals_row(sums)} for name, sums in models],
         "top_users": [{"user_id": str(row["user_id"]), **_totals_row(row)} for row in top_users],
         "start_date": _day(window.start),
         "end_date": _day(window.end),
