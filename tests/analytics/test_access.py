@@ -124,3 +124,13 @@ def test_bad_query_is_a_400_in_the_error_shape(route, admin_client):
     response = admin_client.get(route)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_openapi_schema_documents_each_route_once(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    documented = {path for path in schema["paths"] if path.startswith("/analytics/")}
+    assert documented == {route.split("?")[0] for route in ROUTES} | {"/analytics/public/ticker"}
+    daily = schema["paths"]["/analytics/daily"]["get"]
+    assert daily["operationId"] == "analytics_daily"
+    assert [(p["in"], p["name"]) for p in daily["parameters"]] == [("header", "X-Admin-API-Key"), ("query", "days")]
+    assert "parameters" not in schema["paths"]["/analytics/public/ticker"]["get"]
