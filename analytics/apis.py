@@ -67,6 +67,7 @@ def analytics_view(
     # A function of its own per route: extend_schema annotates the function it decorates.
     def get(self, request: Request) -> Response:
         return AnalyticsApi.get(self, request)
+
     attributes: dict[str, Any] = {
         "query_serializer": query,
         "compute": staticmethod(compute),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
+from django.db import close_old_connections
 
 from analytics import selectors
 from analytics.models import ModelUsage
@@ -92,9 +94,9 @@ def _float(value: Decimal | float) -> float:
 
 
 def usage_events(usage: ModelUsage) -> list[tuple[str, dict[str, Any]]]:
-    """The frames for one committed usage row (reads the day's counts for the users feed)."""
+    """The dashboard frames of one committed usage row: built from the row, no query."""
     day = _utc_day(usage.timestamp)
-    messages: list[tuple[str, dict[str, Any]]] = [
+    return [
         (
             DASHBOARD_GROUP,
             {
@@ -116,17 +118,44 @@ def usage_events(usage: ModelUsage) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
     ]
-    if usage.user_id is not None:
-        messages.append(
-            (
-                USERS_GROUP,
-                {"type": "user_activity", "date": day.isoformat(), "metrics": selectors.user_activity_on(day=day)},
-            )
+
+
+def user_events(day: date) -> list[tuple[str, dict[str, Any]]]:
+    """The users feed after a usage row of a signed-in user: the day's absolute counts,
+    and the all-time session stats at most once per interval (they group every chat)."""
+    messages: list[tuple[str, dict[str, Any]]] = [
+        (
+            USERS_GROUP,
+            {"type": "user_activity", "date": day.isoformat(), "metrics": selectors.user_activity_on(day=day)},
         )
-        # All-time stats group every chat: recompute them at most once per interval.
-        if cache.add(_SESSION_STATS_GATE, 1, timeout=settings.ANALYTICS_SESSION_STATS_INTERVAL_SECONDS):
-            messages.append((USERS_GROUP, {"type": "session_stats", "stats": selectors.users_session_stats()}))
+    ]
+    if cache.add(_SESSION_STATS_GATE, 1, timeout=settings.ANALYTICS_SESSION_STATS_INTERVAL_SECONDS):
+        messages.append((USERS_GROUP, {"type": "session_stats", "stats": selectors.users_session_stats()}))
     return messages
+
+
+# The users feed reads the database; one worker keeps that off the thread that committed
+# the row (an LM call's request) and keeps the frames in commit order.
+_feed_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analytics-feed")
+
+
+def _user_feed_job(day: date) -> None:
+    close_old_connections()
+    try:
+        broadcast(user_events(day))
+    except Exception:
+        logger.exception("Could not build the users feed")
+    finally:
+        close_old_connections()
+
+
+def user_feed_schedule(usage: ModelUsage) -> None:
+    """Precondition: the row has committed and has a user."""
+    day = _utc_day(usage.timestamp)
+    if settings.BACKGROUND_TASKS_EAGER:
+        broadcast(user_events(day))
+    else:
+        _feed_worker.submit(_user_feed_job, day)
 
 
 def code_execution_event(execution, *, created: bool) -> list[tuple[str, dict[str, Any]]]:

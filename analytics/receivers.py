@@ -33,6 +33,11 @@ def _safely(build, *args, **kwargs) -> None:
 @receiver(model_usage_created, dispatch_uid="analytics.usage_broadcast")
 def usage_committed(sender, usage, **kwargs) -> None:
     _safely(realtime.usage_events, usage)
+    if usage.user_id is not None:
+        try:
+            realtime.user_feed_schedule(usage)
+        except Exception:
+            logger.exception("Could not schedule the users feed")
 
 
 @receiver(post_save, sender=CodeExecution, dispatch_uid="analytics.execution_broadcast")

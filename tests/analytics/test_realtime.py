@@ -97,7 +97,10 @@ async def test_dashboard_socket_gets_usage_frames_after_commit():
     await communicator.disconnect()
 
 
-async def test_users_socket_with_staff_session_cookie_gets_activity_and_session_stats():
+@pytest.mark.parametrize("eager", [True, False], ids=["inline", "feed-worker-thread"])
+async def test_users_socket_with_staff_session_cookie_gets_activity_and_session_stats(eager, settings):
+    settings.BACKGROUND_TASKS_EAGER = eager
+
     def setup():
         staff = user_create(username="root", email="root@example.com", password="pw-123456!", is_staff=True)
         ada = user_create(username="ada", email="ada@example.com")
