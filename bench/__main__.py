@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from bench import chat, datasets, quality, sandbox
+from bench import analytics, analytics_fanout, chat, datasets, quality, sandbox
 
-SUITES = {"datasets": datasets.main, "sandbox": sandbox.main, "chat": chat.main, "quality": quality.main}
+SUITES = {
+    "datasets": datasets.main,
+    "sandbox": sandbox.main,
+    "chat": chat.main,
+    "quality": quality.main,
+    "analytics": analytics.main,
+    "analytics_fanout": analytics_fanout.main,
+}
 
 
 def main() -> int:
