@@ -526,9 +526,11 @@ def tiers_efficiency(*, window: Window) -> dict[str, Any]:
         for key, tier in tiers.items()
     }
     used = {key: value for key, value in efficiency.items() if value["total_requests"]}
-    most_efficient = max(used, key=lambda key: used[key]["tokens_per_credit"], default=None)
+    # With no usage the reference names its first tier; the frontend indexes
+    # efficiency_data with these keys, so they are never null.
+    most_efficient = max(used, key=lambda key: used[key]["tokens_per_credit"], default=TIER_KEYS[0])
     priced = {key: value for key, value in used.items() if value["cost_per_credit"] > 0}
-    best_value = min(priced, key=lambda key: priced[key]["cost_per_credit"], default=None)
+    best_value = min(priced, key=lambda key: priced[key]["cost_per_credit"], default=TIER_KEYS[0])
     return {
         "efficiency_data": efficiency,
         "most_efficient_tier": most_efficient,

@@ -417,6 +417,8 @@ def test_empty_database_gives_zeros_not_nulls(admin_client):
     summary = admin_client.get("/analytics/costs/summary").json()
     assert (summary["costPerThousandTokens"], summary["avgDailyCost"]) == (0.0, 0.0)
     assert admin_client.get("/analytics/feedback/summary").json()["avg_rating"] == 0.0
+    efficiency = admin_client.get("/analytics/tiers/efficiency").json()
+    assert (efficiency["most_efficient_tier"], efficiency["best_value_tier"]) == ("tier1", "tier1")
     assert admin_client.get("/analytics/users/sessions/stats").json() == {
         "totalUsers": 0,
         "activeToday": 0,
