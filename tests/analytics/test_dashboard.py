@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from openpyxl import load_workbook
 
+from analytics import exports
 from chats.services import user_create
 from tests.analytics.conftest import day, usage_row
 
@@ -86,6 +87,7 @@ def test_data_document(staff_browser, usage):
         "avg_response_time": 0.0,
     }
     assert len(data["tables"]["daily_usage"]) == 8
+    assert sorted(data["tables"]) == sorted(exports.TABLES)
     assert [row["tier"] for row in data["tables"]["tiers"]] == ["tier1", "tier2", "tier3", "tier4", "tier5"]
 
 
