@@ -45,18 +45,7 @@ def dashboard_data(*, window: sel.Window) -> dict:
             "avg_rating": feedback["avg_rating"],
             "total_feedback": feedback["total_feedback"],
         },
-        "tables": {
-            name: exports.table_rows(name=name, window=window)[1]
-            for name in (
-                "daily_usage",
-                "models",
-                "top_users",
-                "tiers",
-                "user_activity",
-                "code_errors",
-                "feedback_ratings",
-            )
-        },
+        "tables": {name: exports.table_rows(name=name, window=window)[1] for name in exports.TABLES},
     }
 
 
