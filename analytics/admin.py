@@ -19,7 +19,8 @@ class ModelUsageAdmin(admin.ModelAdmin):
         "request_time_ms",
         "is_streaming",
     )
-    list_filter = ("provider", "purpose", "is_streaming", "tokens_estimated", "timestamp")
+    list_filter = ("provider", "model_name", "purpose", "is_streaming", "tokens_estimated", "timestamp")
     search_fields = ("model_name", "agent_name", "user__username", "session_id")
     date_hierarchy = "timestamp"
+    list_select_related = ("user", "chat")
     readonly_fields = [field.name for field in ModelUsage._meta.fields]

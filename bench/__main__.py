@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import chat, datasets, deep_analysis, quality, sandbox
+from bench import analytics, analytics_fanout, chat, datasets, deep_analysis, quality, sandbox
 
 SUITES = {
     "datasets": datasets.main,
@@ -12,6 +12,8 @@ SUITES = {
     "chat": chat.main,
     "quality": quality.main,
     "deep_analysis": deep_analysis.main,
+    "analytics": analytics.main,
+    "analytics_fanout": analytics_fanout.main,
 }
 
 

@@ -24,6 +24,7 @@ class ChatAdmin(admin.ModelAdmin):
     list_display = ("id", "title", "user", "session_short", "message_count", "created_at")
     list_filter = ("created_at",)
     search_fields = ("title", "user__username", "user__email")
+    date_hierarchy = "created_at"
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     readonly_fields = ("created_at", "updated_at")
@@ -44,8 +45,9 @@ class ChatAdmin(admin.ModelAdmin):
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("id", "chat", "sender", "origin", "agent_name", "preview", "timestamp")
-    list_filter = ("sender", "origin")
-    search_fields = ("content",)
+    list_filter = ("sender", "origin", "timestamp")
+    search_fields = ("content", "agent_name")
+    date_hierarchy = "timestamp"
     list_select_related = ("chat",)
     raw_id_fields = ("chat",)
 
@@ -58,7 +60,9 @@ class MessageAdmin(admin.ModelAdmin):
 @admin.register(MessageFeedback)
 class MessageFeedbackAdmin(admin.ModelAdmin):
     list_display = ("message", "rating", "model_name", "created_at")
-    list_filter = ("rating", "model_provider")
+    list_filter = ("rating", "model_provider", "model_name", "created_at")
+    search_fields = ("model_name", "message__content")
+    date_hierarchy = "created_at"
     list_select_related = ("message",)
     raw_id_fields = ("message",)
     readonly_fields = ("created_at", "updated_at")

@@ -147,6 +147,11 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "analytics.staticfiles.PlotlyFinder",  # plotly.js from the plotly package, for the admin dashboard
+]
 MEDIA_ROOT = _private_dir(Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media"))))
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
@@ -182,6 +187,16 @@ SERVER_IDLE_TIMEOUT = env.float("SERVER_IDLE_TIMEOUT", default=60.0)
 ALLOW_ANONYMOUS = env.bool("ALLOW_ANONYMOUS", default=True)
 ANALYSIS_SESSION_IDLE_HOURS = env.float("SESSION_IDLE_HOURS", default=72.0)
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+
+# --- analytics ------------------------------------------------------------------------
+# The operator's key for /analytics/* (header X-Admin-API-Key). No default: unset, key
+# auth is off and only staff users (API key or admin login) read analytics.
+ADMIN_API_KEY = env.str("ADMIN_API_KEY", default="")
+# Accept ?admin_api_key= too (the web frontend's feedback proxy sends it so). Off by
+# default: URLs land in proxy logs, browser history and Referer headers.
+ANALYTICS_ALLOW_QUERY_KEY = env.bool("ANALYTICS_ALLOW_QUERY_KEY", default=False)
+# The realtime feed recomputes the users page's session stats at most this often.
+ANALYTICS_SESSION_STATS_INTERVAL_SECONDS = env.float("ANALYTICS_SESSION_STATS_INTERVAL_SECONDS", default=2.0)
 
 
 # --- code sandbox ---------------------------------------------------------------------
@@ -269,6 +284,7 @@ CORS_ALLOW_HEADERS = [
     "authorization",
     "content-type",
     "x-api-key",
+    "x-admin-api-key",
     "x-session-id",
     "x-force-refresh",
     "x-csrftoken",

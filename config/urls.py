@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/health", HealthDetailApi.as_view()),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/analytics/", include("analytics.dashboard")),
     path("admin/", admin.site.urls),
     path("", include("sessions_app.urls")),
     path("", include("codeexec.urls")),
@@ -17,6 +18,7 @@ urlpatterns = [
     path("templates/", include("templates.urls")),
     path("", include("chats.urls")),
     path("", include("deep_analysis.urls")),
+    path("analytics/", include("analytics.urls")),
 ]
 
 handler400 = "config.errors.json_bad_request"
