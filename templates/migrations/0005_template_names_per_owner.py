@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agent_templates', '0002_seed_templates'),
+        ('agent_templates', '0004_seeded_icons_the_frontend_ships'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
