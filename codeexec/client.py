@@ -8,6 +8,7 @@ user's code hit a limit, since that is an answer about the code.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import socket
@@ -45,7 +46,13 @@ class SandboxBusyError(ApplicationError):
 
 
 SLOT_POLL_SECONDS = 0.05
-GLOBAL_SLOTS_KEY = "codeexec:runs:global"
+
+
+def _slots_prefix() -> str:
+    # Slots protect one sandbox server (each worker machine has its own), so its counters
+    # are named after that server's socket: processes sharing a cache but not a sandbox
+    # (other machines, other test runs on one Redis) never take each other's slots.
+    return "codeexec:runs:" + hashlib.sha256(f"{socket.gethostname()}:{settings.SANDBOX_SOCKET}".encode()).hexdigest()[:16]
 
 
 def _slot_ttl() -> int:
@@ -87,11 +94,12 @@ def caller_key(*, user: object, session_id: str) -> str:
 def run_slot(caller: str | None) -> Iterator[None]:
     """Hold a global run slot and one of the caller's for the block; wait briefly for
     them, then refuse with 429 (``Retry-After``) rather than pile runs onto the machine."""
-    caller_key = f"codeexec:runs:caller:{caller}" if caller else None
+    caller_key = f"{_slots_prefix()}:caller:{caller}" if caller else None
+    global_key = f"{_slots_prefix()}:global"
     deadline = time.monotonic() + settings.SANDBOX_QUEUE_SECONDS
     while True:
         if caller_key is None or _take(caller_key, settings.SANDBOX_MAX_RUNS_PER_CALLER):
-            if _take(GLOBAL_SLOTS_KEY, settings.SANDBOX_MAX_CONCURRENT_RUNS):
+            if _take(global_key, settings.SANDBOX_MAX_CONCURRENT_RUNS):
                 break
             if caller_key is not None:
                 _give(caller_key)
@@ -107,7 +115,7 @@ def run_slot(caller: str | None) -> Iterator[None]:
     try:
         yield
     finally:
-        _give(GLOBAL_SLOTS_KEY)
+        _give(global_key)
         if caller_key is not None:
             _give(caller_key)
 
