@@ -6,9 +6,9 @@ its ``sequence``; duplicates (an event both replayed and broadcast) are dropped,
 gap (a broadcast lost by the channel layer) is filled from the table, so a client sees
 each event once, in order. The socket closes after the final line.
 
-Auth is the HTTP routes': a Django session or an API key (``X-API-Key`` header, or
-``?api_key=`` since browsers cannot set headers on a WebSocket), else the anonymous
-analysis session (``?session_id=``). A report that is not the caller's closes the socket
+Auth is the HTTP routes': a Django session (the cookie a browser sends) or an API key in
+the ``X-API-Key`` header (never in the URL, where proxies and logs keep it), else the
+anonymous analysis session (``?session_id=``). A report that is not the caller's closes the socket
 with code 4404, as an unknown one does.
 """
 
@@ -37,7 +37,7 @@ def _caller(scope: dict, query: dict) -> tuple[object, str | None]:
 
     user = scope.get("user")
     headers = dict(scope.get("headers") or [])
-    key = (headers.get(b"x-api-key", b"").decode("latin-1") or (query.get("api_key") or [""])[0]).strip()
+    key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
     if key:
         user = api_key_user_get(raw_key=key)
         if user is None:
