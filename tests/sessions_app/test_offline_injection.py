@@ -323,7 +323,7 @@ def test_verify_refuses_comments_broken_code_and_other_line_breaks(code):
 # --- every intent --------------------------------------------------------------------------
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=hostile_analyses())
 def test_every_intent_quotes_hostile_data(case):
     analysis, _ = case
@@ -371,7 +371,7 @@ QUESTIONS = [
 ]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     names=st.lists(hostile, min_size=8, max_size=8, unique=True),
     values=st.lists(hostile, min_size=2, max_size=3, unique=True),
@@ -405,7 +405,7 @@ FIGURE_CODE = (
 )
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     names=st.lists(hostile, min_size=8, max_size=8, unique=True),
     dataset_name=hostile_dataset_name,
