@@ -52,7 +52,8 @@ def _slots_prefix() -> str:
     # Slots protect one sandbox server (each worker machine has its own), so its counters
     # are named after that server's socket: processes sharing a cache but not a sandbox
     # (other machines, other test runs on one Redis) never take each other's slots.
-    return "codeexec:runs:" + hashlib.sha256(f"{socket.gethostname()}:{settings.SANDBOX_SOCKET}".encode()).hexdigest()[:16]
+    server = f"{socket.gethostname()}:{settings.SANDBOX_SOCKET}"
+    return "codeexec:runs:" + hashlib.sha256(server.encode()).hexdigest()[:16]
 
 
 def _slot_ttl() -> int:

@@ -7,6 +7,7 @@ available agents, and how fixes, edits, titles, descriptions and summaries come 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -109,6 +110,21 @@ def test_column_mentions_weather(weather, question, expected):
 def test_column_mentions_singular_and_plural(housing):
     assert cols.mentioned_columns("price per bedroom and stories", housing) == ["price", "bedrooms", "stories"]
     assert cols.mentioned_columns("how many floors and baths", housing) == ["stories", "bathrooms"]
+
+
+def test_a_name_of_many_words_is_found_only_written_out_in_full(housing):
+    # Names past MAX_FUZZY_NAME_WORDS skip fuzzy matching (tokens x words^2): a hostile name
+    # of thousands of words once stalled the engine for minutes.
+    long_name = "_".join(f"part{i}" for i in range(2000))
+    columns = [*housing.columns, dataclasses.replace(housing.columns[0], name=long_name)]
+    dataset = dataclasses.replace(housing, columns=columns)
+    written = " ".join(f"part{i}" for i in range(2000))
+    assert cols.mentioned_columns(f"average of {written} by furnishingstatus", dataset) == [
+        long_name,
+        "furnishingstatus",
+    ]
+    partial = " ".join(f"part{i}" for i in range(1999))
+    assert cols.mentioned_columns(f"average of {partial} please", dataset) == []
 
 
 def test_resolve_column_spellings():

@@ -453,15 +453,19 @@ def test_repairs_and_edits_quote_hostile_data(names, dataset_name, prompt_text):
 
 def test_edit_title_is_a_quoted_literal():
     dataset = hostile_dataset([f"c{i}" for i in range(8)], ["a", "b"], "df", 100)
+    # The quoted part of the prompt is the title; the rest of it never reaches the code.
     edited = repair.edit_code(code=FIGURE_CODE, prompt='title it "x")\nimport os\n#', datasets=[dataset])
-    assert 'fig.update_layout(title="x)\\nimport os\\n#")\nfig.show()\n' in edited
+    assert edited.endswith('fig.update_layout(title="x")\nfig.show()\n')
+    assert "import os" not in edited
+    edited = repair.edit_code(code=FIGURE_CODE, prompt="title it x)\nimport os\n#", datasets=[dataset])
+    assert_data_only_in_literals(edited, ["import os"])
 
 
 def test_fix_of_a_formula_quotes_a_hostile_column_for_patsy():
     name = 'unit "price"\n+ __import__("os")'
     dataset = hostile_dataset([name, *[f"c{i}" for i in range(7)]], ["a", "b"], "df", 100)
-    code = 'model = smf.ols("y ~ UNIT_PRICE", data=df).fit()'
+    code = 'model = smf.ols("c0 ~ UNIT_PRICE", data=df).fit()'
     fixed = repair.fix_code(code=code, error="NameError: name 'UNIT_PRICE' is not defined", datasets=[dataset])
     assert_data_only_in_literals(fixed, [c.name for c in dataset.columns])
     formula = string_constants(fixed)[0]
-    assert formula == "y ~ Q(" + json.dumps(name) + ")"
+    assert formula == "c0 ~ Q(" + json.dumps(name) + ")"

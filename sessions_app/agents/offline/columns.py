@@ -293,13 +293,39 @@ class Mention:
     gaps: int = 0  # question words inside the span that are not part of the name
 
 
+# Fuzzy matching costs tokens x words^2; a longer name is found only when written out in full,
+# so a hostile name of thousands of words cannot stall the engine.
+MAX_FUZZY_NAME_WORDS = 8
+
+
+def _written_out(lowered: list[str], column: str, key: str) -> list[Mention]:
+    """Spans of whole question words that spell ``key`` exactly (linear in the question)."""
+    token_at: dict[int, int] = {}
+    token_ending_at: dict[int, int] = {}
+    offset = 0
+    for index, word in enumerate(lowered):
+        token_at[offset] = index
+        offset += len(word)
+        token_ending_at[offset] = index + 1
+    joined = "".join(lowered)
+    found = []
+    at = joined.find(key)
+    while at != -1:
+        if at in token_at and at + len(key) in token_ending_at:
+            found.append(Mention(column, token_at[at], token_ending_at[at + len(key)], 3))
+        at = joined.find(key, at + 1)
+    return found
+
+
 def _candidates(tokens: list[Token], column: str) -> list[Mention]:
     words = split_words(column)
     key = "".join(words)
     if not words:
         return []
-    found: list[Mention] = []
     lowered = [token.word for token in tokens]
+    if len(words) > MAX_FUZZY_NAME_WORDS:
+        return _written_out(lowered, column, key)
+    found: list[Mention] = []
     for start in range(len(tokens)):
         # The name itself, in any spelling (lifeExp, life_exp, Life Exp, lifeexp).
         for end in range(start + 1, min(len(tokens), start + len(words) + 2) + 1):
