@@ -69,7 +69,7 @@ def test_suite_passes_on_postgresql_and_redis():
         env=env,
         capture_output=True,
         text=True,
-        timeout=1200,
+        timeout=2400,
     )
     tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
     assert result.returncode == 0, tail
