@@ -314,6 +314,9 @@ RATE_LIMITS = {
     "deep_analysis": env.str("RATE_LIMIT_DEEP_ANALYSIS", default="5/min"),
     "describe": env.str("RATE_LIMIT_DESCRIBE", default="30/min"),
 }
+# Anonymous callers mint session ids freely: their address draws from this many times the
+# per-caller budget, whichever session they send.
+RATE_LIMIT_ANONYMOUS_ADDRESS_FACTOR = env.int("RATE_LIMIT_ANONYMOUS_ADDRESS_FACTOR", default=4)
 for _scope, _rate in RATE_LIMITS.items():
     if _rate and not re.fullmatch(r"\d+/\d*(s|sec|second|m|min|minute|h|hour|d)", _rate.strip().lower()):
         raise ImproperlyConfigured(f"RATE_LIMIT_{_scope.upper()}={_rate!r}: use e.g. 30/min, 5/s, 100/hour.")

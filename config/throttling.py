@@ -6,7 +6,10 @@ the apps' views need no throttle code. Only writes count (POST, PUT, PATCH, DELE
 client polling its reports is not throttled.
 
 The caller is the authenticated user, else the analysis session it names (``X-Session-ID``
-or ``?session_id=``), else its IP address. Counters are fixed windows kept with
+or ``?session_id=``), else its IP address. An anonymous caller can mint session ids at
+will (the web frontend does), so its address also has a budget of its own,
+``RATE_LIMIT_ANONYMOUS_ADDRESS_FACTOR`` times the per-caller one, shared by every session it
+sends from. Counters are fixed windows kept with
 ``cache.add`` + ``cache.incr``, both atomic in Redis, so several server processes share one
 budget. A refused request is a 429 in the project's error shape with ``Retry-After``.
 """
@@ -41,6 +44,16 @@ def route_scope(path: str) -> str | None:
     return None
 
 
+def _count(key: str, period: int) -> int:
+    """Add one to a fixed-window counter and return it."""
+    cache.add(key, 0, timeout=period + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr: this request opens the window
+        cache.add(key, 1, timeout=period + 1)
+        return 1
+
+
 class ExpensiveRouteThrottle(BaseThrottle):
     """Fixed-window limit per (route budget, caller)."""
 
@@ -64,19 +77,17 @@ class ExpensiveRouteThrottle(BaseThrottle):
         if not rate:
             return True
         limit, period = parse_rate(rate)
+        caller = self.caller(request)
+        budgets = [(caller, limit)]
+        if caller.startswith("session:"):
+            budgets.append((f"ip:{self.get_ident(request)}", limit * settings.RATE_LIMIT_ANONYMOUS_ADDRESS_FACTOR))
         now = time.time()
         window = int(now // period)
-        key = f"ratelimit:{scope}:{self.caller(request)}:{window}"
-        cache.add(key, 0, timeout=period + 1)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr: this request opens the window
-            cache.add(key, 1, timeout=period + 1)
-            count = 1
-        if count <= limit:
-            return True
-        self.wait_seconds = (window + 1) * period - now
-        return False
+        for who, budget in budgets:
+            if _count(f"ratelimit:{scope}:{who}:{window}", period) > budget:
+                self.wait_seconds = (window + 1) * period - now
+                return False
+        return True
 
     def wait(self) -> float | None:
         return None if self.wait_seconds is None else float(math.ceil(self.wait_seconds))

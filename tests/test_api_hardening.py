@@ -102,6 +102,14 @@ def test_each_session_has_its_own_budget(client, session_id, limited):
     assert clean(client, other).status_code == 200
 
 
+def test_an_address_has_a_budget_across_the_sessions_it_mints(client, limited):
+    # 2/min per session and 2 x 2 per address: new session ids stop helping after four runs.
+    limited.RATE_LIMIT_ANONYMOUS_ADDRESS_FACTOR = 2
+    sessions = [f"auto_1796013641317_abcdefgh{i}" for i in range(5)]
+    assert [clean(client, sid).status_code for sid in sessions] == [200, 200, 200, 200, 429]
+    assert clean(client, sessions[0]).status_code == 429
+
+
 def test_users_are_counted_by_user_across_sessions(auth_client, limited):
     first = auth_client.post("/generate-session").json()["session_id"]
     second = auth_client.post("/generate-session").json()["session_id"]
