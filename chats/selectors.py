@@ -73,7 +73,9 @@ def chats_for_caller(
     elif session_id:
         chats = Chat.objects.filter(user__isnull=True, session_id=session_id)
     elif fingerprint:
-        live_since = timezone.now() - timedelta(hours=settings.ANALYSIS_SESSION_IDLE_HOURS)
+        # Only recent chats: the stars are clicked right after an answer, and a short window
+        # keeps clients that share an address and browser build (NAT, a proxy) apart.
+        live_since = timezone.now() - timedelta(minutes=settings.FEEDBACK_FINGERPRINT_MINUTES)
         chats = Chat.objects.filter(user__isnull=True, client_fingerprint=fingerprint, updated_at__gte=live_since)
     else:
         chats = Chat.objects.none()

@@ -304,6 +304,10 @@ CORS_PREFLIGHT_MAX_AGE = 600
 # frontend cannot use.
 CLIENT_SESSION_IDS = env.bool("CLIENT_SESSION_IDS", default=True)
 
+# Feedback stars arrive with no session and no credentials (the web frontend): they may rate
+# the caller's anonymous chats active in this many minutes, matched by address and browser.
+FEEDBACK_FINGERPRINT_MINUTES = env.int("FEEDBACK_FINGERPRINT_MINUTES", default=30)
+
 # --- rate limits ----------------------------------------------------------------------
 # Per caller (user, else session, else IP) and per budget, counted in the cache above.
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
@@ -346,6 +350,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "config.openapi.AnalystAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Client addresses (rate limits) come from REMOTE_ADDR unless this many trusted proxies
+    # put theirs in X-Forwarded-For: a client-sent header is never believed by default.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI data-analyst backend",

@@ -17,6 +17,7 @@ from pathlib import Path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from chats.selectors import chat_get_for_caller, client_fingerprint
@@ -88,9 +89,10 @@ def session_id_from(request: Request) -> str:
 
 def request_fingerprint(request: Request) -> str:
     """The caller's client fingerprint (see ``chats.selectors.client_fingerprint``)."""
-    return client_fingerprint(
-        remote_addr=request.META.get("REMOTE_ADDR", ""), user_agent=request.META.get("HTTP_USER_AGENT", "")
-    )
+    # The client's address as the rate limits see it (REMOTE_ADDR, or X-Forwarded-For
+    # behind NUM_PROXIES trusted proxies).
+    address = BaseThrottle().get_ident(request)
+    return client_fingerprint(remote_addr=address, user_agent=request.META.get("HTTP_USER_AGENT", ""))
 
 
 def request_sends_session(request: Request) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from chats.models import Chat, Message, MessageFeedback
@@ -253,6 +256,17 @@ def test_sessionless_stars_never_reach_another_browsers_or_a_users_messages(ada,
     # A signed-in user's answer is never reachable without their key, whatever the browser.
     assert APIClient(**BROWSER).post(f"/feedback/message/{answer.pk}", {"rating": 1}, format="json").status_code == 404
     assert not MessageFeedback.objects.exists()
+
+
+def test_sessionless_stars_reach_only_recently_active_chats_and_ignore_forwarded_addresses(db):
+    message_id = _guest_answer("auto_1796013641319_abcdefghi")
+    # A spoofed X-Forwarded-For changes nothing: with NUM_PROXIES=0 the address is REMOTE_ADDR.
+    spoofed = APIClient(HTTP_X_FORWARDED_FOR="192.0.2.1", **BROWSER)
+    assert spoofed.post(f"/feedback/message/{message_id}", {"rating": 3}, format="json").status_code == 200
+    Chat.objects.filter(messages__pk=message_id).update(updated_at=timezone.now() - timedelta(minutes=31))
+    late = APIClient(**BROWSER).post(f"/feedback/message/{message_id}", {"rating": 1}, format="json")
+    assert late.status_code == 404
+    assert MessageFeedback.objects.get(message_id=message_id).rating == 3
 
 
 @pytest.mark.parametrize(
