@@ -19,12 +19,12 @@ class DaysQuery(serializers.Serializer):
 
 class UsersQuery(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=MAX_LIMIT)
-    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=1_000_000_000)
 
 
 class ExecutionsDetailedQuery(PeriodQuery):
     success_filter = serializers.BooleanField(required=False, allow_null=True, default=None)
-    user_id = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    user_id = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=2**63 - 1)
     model_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=MAX_LIMIT)
 
@@ -38,7 +38,7 @@ class FeedbackDetailedQuery(PeriodQuery):
     max_rating = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=5)
     model_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=MAX_LIMIT)
-    offset = serializers.IntegerField(required=False, default=0, min_value=0)
+    offset = serializers.IntegerField(required=False, default=0, min_value=0, max_value=1_000_000_000)
 
     def validate(self, data):
         low, high = data.get("min_rating"), data.get("max_rating")

@@ -269,7 +269,7 @@ def deep_analysis_execute(
         agent_workers=agent_workers or settings.DEEP_ANALYSIS_AGENT_WORKERS,
     )
     run.context_text = context_to_text(session_dataset_contexts(session=session))
-    agents = [spec for spec in planner_agents(user=user) if spec.writes_code]
+    agents = [spec for spec in planner_agents(user=user, session_id=session.pk) if spec.writes_code]
     if not agents:
         raise DeepAnalysisFailedError(
             "No analysis agent is enabled: enable at least one agent template.", code="no_agents"

@@ -71,11 +71,16 @@ def figures_clean(figures: object) -> list[dict]:
                 continue
             try:
                 item = json.loads(item)
-            except ValueError:
+            except (ValueError, RecursionError):  # a string nested thousands deep is no figure
                 continue
         if isinstance(item, dict) and isinstance(item.get("data"), list):
             layout = item.get("layout") if isinstance(item.get("layout"), dict) else {}
-            result.append({"data": item["data"], "layout": layout})
+            figure = {"data": item["data"], "layout": layout}
+            try:
+                _json_for_script(figure)  # must serialise later, when the page is written
+            except (ValueError, TypeError, RecursionError):
+                continue
+            result.append(figure)
     return result
 
 

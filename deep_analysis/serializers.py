@@ -42,12 +42,12 @@ class ReportCreateIn(serializers.Serializer):
     html_report = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=20_000_000)
     report_summary = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=MAX_TEXT)
     progress_percentage = serializers.IntegerField(required=False, min_value=0, max_value=100, default=100)
-    duration_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
-    credits_consumed = serializers.IntegerField(required=False, min_value=0, default=0)
+    duration_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=10**9)
+    credits_consumed = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1, default=0)
     error_message = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=MAX_TEXT)
     model_provider = serializers.CharField(required=False, allow_blank=True, max_length=50)
     model_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
-    total_tokens_used = serializers.IntegerField(required=False, min_value=0, default=0)
+    total_tokens_used = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1, default=0)
     estimated_cost = serializers.DecimalField(
         required=False, max_digits=14, decimal_places=7, min_value=0, default=0, coerce_to_string=False
     )

@@ -16,7 +16,7 @@ from decimal import Decimal
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.errors import ApplicationError
@@ -86,6 +86,10 @@ def report_event_append(*, report_id: int, event: dict, **row_updates) -> dict:
     then broadcast it after commit. Returns the event with its ``sequence``."""
     with transaction.atomic():
         report = DeepAnalysisReport.objects.select_for_update().get(pk=report_id)
+        if "status" in row_updates and row_updates["status"] not in report.ACTIVE and not report.is_active:
+            # Already ended (e.g. the orphan sweep failed it while its worker still ran):
+            # one final line per run, and the first ending stands.
+            return {**event, "sequence": report.last_sequence}
         sequence = report.last_sequence + 1
         DeepAnalysisEvent.objects.create(report_id=report_id, sequence=sequence, payload=event)
         updates = {"last_sequence": sequence, "heartbeat_at": timezone.now(), "updated_at": timezone.now()}
@@ -309,16 +313,20 @@ def report_save_from_client(*, user, session_id: str | None, data: dict) -> tupl
     if not fields.get("report_summary") and fields.get("final_conclusion"):
         fields["report_summary"] = report_summary_text(fields["final_conclusion"])
     status = data.get("status") or Status.COMPLETED
-    report = DeepAnalysisReport.objects.create(
-        report_uuid=key,
-        user=user if user.is_authenticated else None,
-        session_id=session_id or "",
-        status=status,
-        progress_percentage=data.get("progress_percentage", 100),
-        start_time=now,
-        end_time=now,
-        **fields,
-    )
+    try:
+        with transaction.atomic():
+            report = DeepAnalysisReport.objects.create(
+                report_uuid=key,
+                user=user if user.is_authenticated else None,
+                session_id=session_id or "",
+                status=status,
+                progress_percentage=data.get("progress_percentage", 100),
+                start_time=now,
+                end_time=now,
+                **fields,
+            )
+    except IntegrityError:  # the same new uuid posted twice at once: the other request won
+        raise ApplicationError("report_uuid is already taken.", code="report_uuid_taken", status_code=409) from None
     return report, True
 
 

@@ -100,10 +100,16 @@ class ServerState:
 
 
 def _close_fds_except(keep: set[int]) -> None:
-    for fd in range(3, 1024):
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+    # Every descriptor up to the limit, not only below 1024: another run's connection or
+    # pipe above it must not stay open to user code.
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if limit == resource.RLIM_INFINITY or limit <= 0:
+        limit = 1 << 20
+    low = 3
+    for fd in sorted(keep | {limit}):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
 
 
 def _child_main(config: Config, channel: socket.socket, uid: int, server_pid: int) -> None:

@@ -185,3 +185,29 @@ def test_the_frontends_copy_of_a_run_updates_that_run_instead_of_adding_a_row(cl
                       HTTP_X_SESSION_ID=session_id)  # fmt: skip
     assert bad.status_code == 400
     assert DeepAnalysisReport.objects.count() == 2
+
+
+def test_a_run_ends_once_the_first_ending_stands(session_id):
+    report = finished(session_id=session_id)
+    events = report.events.count()
+    services.report_fail(report=report, message="late sweep")
+    report.refresh_from_db()
+    assert (report.status, report.error_message, report.events.count()) == ("completed", None, events)
+
+
+def test_out_of_range_numbers_and_deep_figures_in_a_client_copy_are_400_or_dropped(client, session_id):
+    base = {"report_uuid": "report_1000000000001", "goal": "g", "status": "completed"}
+    for field in ("credits_consumed", "total_tokens_used"):
+        response = client.post(
+            "/deep_analysis/reports", {**base, field: 3_000_000_000}, format="json", HTTP_X_SESSION_ID=session_id
+        )
+        assert (response.status_code, response.json()["code"]) == (400, "invalid")
+    deep = "[" * 5000 + "]" * 5000
+    response = client.post(
+        "/deep_analysis/reports", {**base, "plotly_figures": [deep, FIGURE]}, format="json",
+        HTTP_X_SESSION_ID=session_id,
+    )  # fmt: skip
+    assert response.status_code == 201
+    html = client.get(f"/deep_analysis/reports/uuid/{base['report_uuid']}/html", HTTP_X_SESSION_ID=session_id)
+    assert html.status_code == 200
+    assert html.json()["html_report"].count('class="figure-data"') == 1
