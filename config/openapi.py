@@ -57,6 +57,7 @@ _DESCRIPTIONS = {
     405: "Method not allowed.",
     413: "The body, upload or decoded dataset is larger than the limit.",
     415: "The route does not take this body type.",
+    409: "Conflicts with the object's current state (a name or id already taken, a run not running).",
     429: "Rate-limited: retry after the Retry-After header's seconds.",
     502: "The language-model provider failed.",
     503: "The sandbox or a provider is unavailable; retry shortly.",
@@ -81,6 +82,8 @@ class AnalystAutoSchema(AutoSchema):
         statuses = [400, 401, 403, 404]
         if self.method in ("POST", "PUT", "PATCH"):
             statuses += [413, 415]
+        if self.method in ("POST", "PUT", "PATCH", "DELETE"):
+            statuses.append(409)
         if self.method in ("POST", "PUT", "PATCH", "DELETE") and route_scope(path):
             statuses.append(429)
         if UPSTREAM_ROUTES.match(path):

@@ -150,7 +150,12 @@ class ReportListCreateApi(DeepAnalysisAPIView):
         page = reports[params["offset"] : params["offset"] + params["limit"]]
         return Response(s.ReportSummaryOut(page, many=True).data)
 
-    @extend_schema(parameters=CALLER_PARAMETERS, request=s.ReportCreateIn, responses=s.ReportSummaryOut, tags=TAGS)
+    @extend_schema(
+        parameters=CALLER_PARAMETERS,
+        request=s.ReportCreateIn,
+        responses={200: s.ReportSummaryOut, 201: s.ReportSummaryOut},
+        tags=TAGS,
+    )
     def post(self, request: Request) -> Response:
         data = validated(s.ReportCreateIn, request.data)
         user_id_assert_is_caller(user=request.user, user_id=data.get("user_id"))
