@@ -197,7 +197,10 @@ def test_data_dir_database_and_media_are_private(tmp_path):
         "DATA_DIR": str(data),
         "SANDBOX_AUTOSTART": "false",
     }
-    env.pop("MEDIA_ROOT", None)
+    # The embedded default's files: in the scale-out re-run DATABASE_URL and REDIS_URL point
+    # at the shared servers, which this subprocess must not touch.
+    for name in ("MEDIA_ROOT", "DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     paths = json.loads(out.stdout.strip().splitlines()[-1])

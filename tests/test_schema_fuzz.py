@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from django.core.signals import request_started
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase
@@ -43,11 +43,14 @@ SLOW_EXAMPLES = 2
 
 @pytest.fixture(autouse=True)
 def _keep_the_test_transaction_open():
-    """The WSGI handler closes "old" connections at each request start, which would close
-    the test's transaction; Django's own test client disconnects the same handler."""
+    """The WSGI handler closes "old" connections at each request's start and end, which would
+    close the test's transaction (on PostgreSQL; SQLite's in-memory test database survives
+    it); Django's own test client disconnects the same handler."""
     request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)  # a streamed answer's end closes it too
     yield
     request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture(params=["anonymous", "session", "api_key"])
